@@ -1,0 +1,176 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using SharpGpt.Tensors.Threading;
+
+namespace SharpGpt.Tensors.Kernels.Gemm;
+
+/// <summary>
+/// C[M×N] (+)= A[M×K] · B[K×N] for few rows M, where rows of A and columns of B are both contiguous in K
+/// (the x·Wᵀ product of a linear layer with W stored [out, in]). This is the decoding case: weights are
+/// streamed from memory exactly once and each loaded vector of W feeds up to four rows of A,
+/// with no packing. Register tile: 4 rows × 4 columns = 16 zmm accumulators over K.
+/// </summary>
+internal static unsafe class SkinnyGemm
+{
+    /// <summary>Up to this many rows, streaming W beats packing it.</summary>
+    public const int MaxRows = 16;
+
+    /// <summary>Columns of C per task: 32 rows of W (96 KiB at K=768) stay in L2 while all rows of A pass over them.</summary>
+    private const int ColumnsPerTask = 32;
+
+    public static bool Applies(int m, MatrixView a, MatrixView b) =>
+        m <= MaxRows && a.ColStride == 1 && b.RowStride == 1 && Vector512.IsHardwareAccelerated;
+
+    public static void Multiply(int m, int n, int k, MatrixView a, MatrixView b, float* c, int ldc, bool accumulate)
+    {
+        SkinnyArgs args = new()
+        {
+            A = a.Data, Lda = a.RowStride,
+            B = b.Data, Ldb = b.ColStride,
+            C = c, Ldc = ldc,
+            M = m, N = n, K = k,
+            Accumulate = accumulate,
+        };
+        WorkerPool.Shared.Run((n + ColumnsPerTask - 1) / ColumnsPerTask, &Task, &args);
+    }
+
+    private struct SkinnyArgs
+    {
+        public float* A, B, C;
+        public int Lda, Ldb, Ldc, M, N, K;
+        public bool Accumulate;
+    }
+
+    private static void Task(void* argsPointer, int task)
+    {
+        ref SkinnyArgs args = ref *(SkinnyArgs*)argsPointer;
+        int j0 = task * ColumnsPerTask;
+        int j1 = Math.Min(args.N, j0 + ColumnsPerTask);
+        int j = j0;
+        for (; j + 4 <= j1; j += 4)
+        {
+            int i = 0;
+            for (; i + 4 <= args.M; i += 4)
+            {
+                Tile4x4(ref args, i, j);
+            }
+            for (; i < args.M; i++)
+            {
+                Tile1x4(ref args, i, j);
+            }
+        }
+        for (; j < j1; j++)
+        {
+            float* w = args.B + (long)j * args.Ldb;
+            for (int i = 0; i < args.M; i++)
+            {
+                float dot = TensorPrimitives.Dot(new ReadOnlySpan<float>(args.A + (long)i * args.Lda, args.K), new ReadOnlySpan<float>(w, args.K));
+                Write(ref args, i, j, dot);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Write(ref SkinnyArgs args, int i, int j, float value)
+    {
+        float* dst = args.C + (long)i * args.Ldc + j;
+        *dst = args.Accumulate ? *dst + value : value;
+    }
+
+    private static void Tile4x4(ref SkinnyArgs args, int i, int j)
+    {
+        float* a0 = args.A + (long)i * args.Lda;
+        float* a1 = a0 + args.Lda;
+        float* a2 = a1 + args.Lda;
+        float* a3 = a2 + args.Lda;
+        float* w0 = args.B + (long)j * args.Ldb;
+        float* w1 = w0 + args.Ldb;
+        float* w2 = w1 + args.Ldb;
+        float* w3 = w2 + args.Ldb;
+        Vector512<float> s00 = default, s01 = default, s02 = default, s03 = default;
+        Vector512<float> s10 = default, s11 = default, s12 = default, s13 = default;
+        Vector512<float> s20 = default, s21 = default, s22 = default, s23 = default;
+        Vector512<float> s30 = default, s31 = default, s32 = default, s33 = default;
+        int k = 0;
+        int kVector = args.K & ~15;
+        for (; k < kVector; k += 16)
+        {
+            Vector512<float> v0 = Vector512.Load(w0 + k);
+            Vector512<float> v1 = Vector512.Load(w1 + k);
+            Vector512<float> v2 = Vector512.Load(w2 + k);
+            Vector512<float> v3 = Vector512.Load(w3 + k);
+            Vector512<float> x = Vector512.Load(a0 + k);
+            s00 = Vector512.FusedMultiplyAdd(x, v0, s00);
+            s01 = Vector512.FusedMultiplyAdd(x, v1, s01);
+            s02 = Vector512.FusedMultiplyAdd(x, v2, s02);
+            s03 = Vector512.FusedMultiplyAdd(x, v3, s03);
+            x = Vector512.Load(a1 + k);
+            s10 = Vector512.FusedMultiplyAdd(x, v0, s10);
+            s11 = Vector512.FusedMultiplyAdd(x, v1, s11);
+            s12 = Vector512.FusedMultiplyAdd(x, v2, s12);
+            s13 = Vector512.FusedMultiplyAdd(x, v3, s13);
+            x = Vector512.Load(a2 + k);
+            s20 = Vector512.FusedMultiplyAdd(x, v0, s20);
+            s21 = Vector512.FusedMultiplyAdd(x, v1, s21);
+            s22 = Vector512.FusedMultiplyAdd(x, v2, s22);
+            s23 = Vector512.FusedMultiplyAdd(x, v3, s23);
+            x = Vector512.Load(a3 + k);
+            s30 = Vector512.FusedMultiplyAdd(x, v0, s30);
+            s31 = Vector512.FusedMultiplyAdd(x, v1, s31);
+            s32 = Vector512.FusedMultiplyAdd(x, v2, s32);
+            s33 = Vector512.FusedMultiplyAdd(x, v3, s33);
+        }
+        float* sums = stackalloc float[16];
+        sums[0] = Vector512.Sum(s00); sums[1] = Vector512.Sum(s01); sums[2] = Vector512.Sum(s02); sums[3] = Vector512.Sum(s03);
+        sums[4] = Vector512.Sum(s10); sums[5] = Vector512.Sum(s11); sums[6] = Vector512.Sum(s12); sums[7] = Vector512.Sum(s13);
+        sums[8] = Vector512.Sum(s20); sums[9] = Vector512.Sum(s21); sums[10] = Vector512.Sum(s22); sums[11] = Vector512.Sum(s23);
+        sums[12] = Vector512.Sum(s30); sums[13] = Vector512.Sum(s31); sums[14] = Vector512.Sum(s32); sums[15] = Vector512.Sum(s33);
+        for (; k < args.K; k++)
+        {
+            float x0 = a0[k], x1 = a1[k], x2 = a2[k], x3 = a3[k];
+            float y0 = w0[k], y1 = w1[k], y2 = w2[k], y3 = w3[k];
+            sums[0] += x0 * y0; sums[1] += x0 * y1; sums[2] += x0 * y2; sums[3] += x0 * y3;
+            sums[4] += x1 * y0; sums[5] += x1 * y1; sums[6] += x1 * y2; sums[7] += x1 * y3;
+            sums[8] += x2 * y0; sums[9] += x2 * y1; sums[10] += x2 * y2; sums[11] += x2 * y3;
+            sums[12] += x3 * y0; sums[13] += x3 * y1; sums[14] += x3 * y2; sums[15] += x3 * y3;
+        }
+        for (int r = 0; r < 4; r++)
+        {
+            for (int col = 0; col < 4; col++)
+            {
+                Write(ref args, i + r, j + col, sums[r * 4 + col]);
+            }
+        }
+    }
+
+    private static void Tile1x4(ref SkinnyArgs args, int i, int j)
+    {
+        float* a0 = args.A + (long)i * args.Lda;
+        float* w0 = args.B + (long)j * args.Ldb;
+        float* w1 = w0 + args.Ldb;
+        float* w2 = w1 + args.Ldb;
+        float* w3 = w2 + args.Ldb;
+        Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default;
+        int k = 0;
+        int kVector = args.K & ~15;
+        for (; k < kVector; k += 16)
+        {
+            Vector512<float> x = Vector512.Load(a0 + k);
+            s0 = Vector512.FusedMultiplyAdd(x, Vector512.Load(w0 + k), s0);
+            s1 = Vector512.FusedMultiplyAdd(x, Vector512.Load(w1 + k), s1);
+            s2 = Vector512.FusedMultiplyAdd(x, Vector512.Load(w2 + k), s2);
+            s3 = Vector512.FusedMultiplyAdd(x, Vector512.Load(w3 + k), s3);
+        }
+        float r0 = Vector512.Sum(s0), r1 = Vector512.Sum(s1), r2 = Vector512.Sum(s2), r3 = Vector512.Sum(s3);
+        for (; k < args.K; k++)
+        {
+            float x = a0[k];
+            r0 += x * w0[k]; r1 += x * w1[k]; r2 += x * w2[k]; r3 += x * w3[k];
+        }
+        Write(ref args, i, j, r0);
+        Write(ref args, i, j + 1, r1);
+        Write(ref args, i, j + 2, r2);
+        Write(ref args, i, j + 3, r3);
+    }
+}

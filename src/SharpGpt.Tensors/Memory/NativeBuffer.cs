@@ -1,0 +1,82 @@
+using System.Runtime.InteropServices;
+
+namespace SharpGpt.Tensors.Memory;
+
+/// <summary>
+/// A 64-byte aligned block of unmanaged floats, zeroed on allocation.
+/// Parameters, gradients, optimizer moments and activations all live in these,
+/// so the GC never moves or scans them and SIMD loads are always aligned.
+/// </summary>
+public sealed unsafe class NativeBuffer : IDisposable
+{
+    /// <summary>Cache-line (and zmm) alignment.</summary>
+    public const int Alignment = 64;
+
+    private float* _pointer;
+
+    public NativeBuffer(long length)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        Length = length;
+        nuint bytes = (nuint)Math.Max(1, length) * sizeof(float);
+        try
+        {
+            _pointer = (float*)NativeMemory.AlignedAlloc(bytes, Alignment);
+        }
+        catch (OutOfMemoryException)
+        {
+            throw new OutOfMemoryException($"Could not allocate {length:N0} floats ({bytes / (1024.0 * 1024 * 1024):F2} GiB).");
+        }
+        NativeMemory.Clear(_pointer, bytes);
+        GC.AddMemoryPressure((long)bytes);
+    }
+
+    /// <summary>Number of floats.</summary>
+    public long Length { get; }
+
+    /// <summary>Size in bytes.</summary>
+    public long ByteLength => Length * sizeof(float);
+
+    public float* Pointer
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_pointer == null, this);
+            return _pointer;
+        }
+    }
+
+    /// <summary>The whole buffer as a span; only valid while Length fits in an int.</summary>
+    public Span<float> Span => new(Pointer, checked((int)Length));
+
+    /// <summary>A slice of the buffer as a span.</summary>
+    public Span<float> Slice(long offset, int length)
+    {
+        if (offset < 0 || length < 0 || offset + length > Length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(offset), $"Slice [{offset}, {offset + length}) is outside a buffer of {Length} floats.");
+        }
+        return new Span<float>(Pointer + offset, length);
+    }
+
+    public void Clear() => NativeMemory.Clear(Pointer, (nuint)ByteLength);
+
+    public void Dispose()
+    {
+        if (_pointer != null)
+        {
+            NativeMemory.AlignedFree(_pointer);
+            _pointer = null;
+            GC.RemoveMemoryPressure(Math.Max(sizeof(float), ByteLength));
+        }
+        GC.SuppressFinalize(this);
+    }
+
+    ~NativeBuffer()
+    {
+        if (_pointer != null)
+        {
+            NativeMemory.AlignedFree(_pointer);
+        }
+    }
+}

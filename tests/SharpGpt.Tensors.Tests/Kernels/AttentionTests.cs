@@ -1,0 +1,113 @@
+using SharpGpt.Tensors.Kernels;
+using SharpGpt.Tensors.Random;
+using SharpGpt.Tensors.Reference;
+using SharpGpt.TestSupport;
+using Xunit;
+
+namespace SharpGpt.Tensors.Tests.Kernels;
+
+public unsafe class AttentionTests
+{
+    /// <summary>
+    /// Scores are dot products over d_head ≤ 80 in fp32 and the softmax sums at most T ≤ 70 terms:
+    /// a few ulps of O(1) values. 2e-5 absolute + 1e-4 relative.
+    /// </summary>
+    private const double Absolute = 2e-5, Relative = 1e-4;
+
+    public static TheoryData<int, int, int, int, int> Shapes() => new()
+    {
+        // batch, time, heads, headDim, window (0 = dense)
+        { 1, 1, 1, 1, 0 },
+        { 2, 5, 2, 3, 0 },
+        { 1, 9, 3, 16, 0 },
+        { 2, 17, 2, 17, 4 },
+        { 1, 33, 4, 8, 1 },
+        { 3, 20, 2, 64, 7 },
+        { 1, 70, 2, 80, 0 },
+        { 2, 40, 1, 33, 40 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void ForwardAndBackwardMatchReference(int batch, int time, int heads, int headDim, int window)
+    {
+        AttentionShape shape = new(heads, headDim, window, 1f / MathF.Sqrt(headDim));
+        int c = heads * headDim;
+        Rng rng = new((ulong)(batch * 7 + time * 13 + heads * 17 + headDim + window));
+        float[] qkv = TestArrays.Uniform(rng, batch * time * 3 * c, 1.5f);
+        float[] dOut = TestArrays.Uniform(rng, batch * time * c);
+        float[] output = new float[batch * time * c], probs = TestArrays.Uniform(rng, batch * heads * time * time);
+        float[] outRef = new float[output.Length], probsRef = new float[probs.Length];
+        float[] dQkv = TestArrays.Uniform(rng, qkv.Length), dQkvRef = new float[qkv.Length];
+        fixed (float* pq = qkv, po = output, pp = probs, pdo = dOut, pdq = dQkv)
+        {
+            Attention.Forward(po, pp, pq, batch, time, shape);
+            Attention.Backward(pdq, pdo, pq, pp, batch, time, shape);
+        }
+        ReferenceAttention.Forward(outRef, probsRef, qkv, batch, time, shape);
+        ReferenceAttention.Backward(dQkvRef, dOut, qkv, probsRef, batch, time, shape);
+        NumericAssert.Close(outRef, output, Absolute, Relative, "attention output");
+        NumericAssert.Close(probsRef, probs, Absolute, Relative, "attention probabilities");
+        NumericAssert.Close(dQkvRef, dQkv, Absolute, Relative, "dqkv");
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(3)]
+    public void BackwardMatchesFiniteDifferences(int window)
+    {
+        const int batch = 2, time = 6, heads = 2, headDim = 5;
+        AttentionShape shape = new(heads, headDim, window, 0.7f);
+        int c = heads * headDim;
+        Rng rng = new(21);
+        float[] qkv = TestArrays.Uniform(rng, batch * time * 3 * c);
+        float[] probe = TestArrays.Uniform(rng, batch * time * c);
+        float[] probs = new float[batch * heads * time * time], output = new float[batch * time * c], dQkv = new float[qkv.Length];
+        fixed (float* pq = qkv, po = output, pp = probs, pprobe = probe, pd = dQkv)
+        {
+            Attention.Forward(po, pp, pq, batch, time, shape);
+            Attention.Backward(pd, pprobe, pq, pp, batch, time, shape);
+        }
+        double Loss()
+        {
+            float[] o = new float[batch * time * c], p = new float[probs.Length];
+            fixed (float* pq = qkv, po = o, pp = p)
+            {
+                Attention.Forward(po, pp, pq, batch, time, shape);
+            }
+            return TestArrays.Dot(o, probe);
+        }
+        FiniteDifference.Check(qkv, dQkv, Loss, $"dqkv window {window}", directions: 4, coordinates: 8);
+    }
+
+    [Fact]
+    public void LocalWindowIgnoresPositionsOutsideTheBand()
+    {
+        // With window 2, changing the value of position 0 must not change the output at position 3.
+        const int time = 4, heads = 1, headDim = 4;
+        AttentionShape shape = new(heads, headDim, 2, 1f);
+        Rng rng = new(2);
+        float[] qkv = TestArrays.Uniform(rng, time * 3 * headDim);
+        float[] before = Run(qkv, shape, time);
+        for (int d = 0; d < headDim; d++)
+        {
+            qkv[2 * headDim + d] += 10f; // v of position 0
+        }
+        float[] after = Run(qkv, shape, time);
+        for (int d = 0; d < headDim; d++)
+        {
+            Assert.Equal(before[3 * headDim + d], after[3 * headDim + d]);
+            Assert.NotEqual(before[d], after[d]);
+        }
+    }
+
+    private static float[] Run(float[] qkv, AttentionShape shape, int time)
+    {
+        float[] output = new float[time * shape.Channels], probs = new float[shape.Heads * time * time];
+        fixed (float* pq = qkv, po = output, pp = probs)
+        {
+            Attention.Forward(po, pp, pq, 1, time, shape);
+        }
+        return output;
+    }
+}
