@@ -1,0 +1,57 @@
+using SharpGpt.Model.Checkpoints.Safetensors;
+using SharpGpt.Model.Tokenization;
+
+namespace SharpGpt.Model.Checkpoints.HuggingFace;
+
+/// <summary>
+/// Writes a model in the Hugging Face layout (config.json, model.safetensors with save_pretrained names,
+/// the tokenizer files), so that transformers' from_pretrained, and SharpGPT's own loader, read it back.
+/// Every file is written atomically.
+/// </summary>
+public static class HfModelSaver
+{
+    public static void Save(GptModel model, string directory, Gpt2Tokenizer? tokenizer = null, SafetensorsDType dtype = SafetensorsDType.F32,
+        IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        Directory.CreateDirectory(directory);
+        var sources = new List<SafetensorsTensorSource>();
+        foreach (HfMapping mapping in HfWeightMap.For(model.Layout))
+        {
+            foreach (HfPart part in mapping.Parts)
+            {
+                ParameterTensor tensor = mapping.Tensor;
+                sources.Add(new SafetensorsTensorSource(part.Name, part.Shape, destination =>
+                {
+                    ReadOnlySpan<float> values = model.Tensor(tensor.Name).Slice((int)part.Offset, (int)part.ElementCount);
+                    if (part.Transpose)
+                    {
+                        // SharpGPT [out, in] → Conv1D [in, out]; part.Shape is the Conv1D shape.
+                        int rows = (int)part.Shape[0], cols = (int)part.Shape[1];
+                        for (int r = 0; r < rows; r++)
+                        {
+                            for (int c = 0; c < cols; c++)
+                            {
+                                destination[r * cols + c] = values[c * rows + r];
+                            }
+                        }
+                    }
+                    else
+                    {
+                        values.CopyTo(destination);
+                    }
+                }));
+            }
+        }
+        var allMetadata = new Dictionary<string, string> { ["format"] = "pt", ["producer"] = "SharpGPT" };
+        if (metadata != null)
+        {
+            foreach ((string key, string value) in metadata)
+            {
+                allMetadata[key] = value;
+            }
+        }
+        SafetensorsWriter.Write(Path.Combine(directory, HfModelLoader.WeightsFile), sources, dtype, allMetadata);
+        AtomicFile.WriteAllText(Path.Combine(directory, HfModelLoader.ConfigFile), HfConfig.Write(model.Config));
+        tokenizer?.Save(directory, model.Config.ContextLength);
+    }
+}

@@ -1,0 +1,272 @@
+using System.Runtime.InteropServices;
+using SharpGpt.Tensors.Kernels;
+using SharpGpt.Tensors.Memory;
+
+namespace SharpGpt.Model.Inference;
+
+/// <summary>
+/// Runs a GPT incrementally over a KV cache of several sequence slots. One <see cref="Step"/> takes new
+/// tokens for any mix of slots (decoding one token, a prefill chunk, a scoring pass), runs them through
+/// the model as one batch of rows (so matmuls see every row at once), appends their keys and values to
+/// each slot's cache, and computes logits only for the rows that asked. Generation, scoring, the
+/// evaluation harness and the server's continuous batching all go through here, so they agree exactly.
+/// </summary>
+public sealed unsafe class InferenceSession : IDisposable
+{
+    private readonly GptModel _model;
+    private readonly KvCache _cache;
+    private readonly NativeBuffer _work;
+    private readonly long _x, _ln, _qkv, _atty, _tmp, _fch, _gathered, _logits;
+    private readonly int* _rowTokens;
+    private readonly int* _rowPositions;
+    private readonly int* _rowSlots;
+    private readonly int* _logitRows;
+    private readonly CachedAttentionRow* _attentionRows;
+    private readonly int[] _lengths;
+    private readonly int[] _chunkFirstLogitRow;
+    private int _logitRowCount;
+    private bool _disposed;
+
+    /// <param name="model">Weights (shared, read-only).</param>
+    /// <param name="slots">Sequences that can be cached at once.</param>
+    /// <param name="maxTokensPerStep">Rows one step may process; longer prompts are prefilled in chunks.</param>
+    /// <param name="maxContext">Positions per sequence; defaults to the model's context length.</param>
+    public InferenceSession(GptModel model, int slots = 1, int maxTokensPerStep = 256, int? maxContext = null)
+    {
+        GptConfig config = model.Config;
+        int context = maxContext ?? config.ContextLength;
+        if (maxTokensPerStep < 1)
+        {
+            throw new SharpGptException("maxTokensPerStep must be at least 1.");
+        }
+        _model = model;
+        MaxTokensPerStep = maxTokensPerStep;
+        _cache = new KvCache(config, slots, context, maxTokensPerStep);
+        _lengths = new int[slots];
+        _chunkFirstLogitRow = new int[maxTokensPerStep];
+        int c = config.EmbeddingSize;
+        long rows = maxTokensPerStep;
+        BufferPlan plan = new();
+        _x = plan.Reserve(rows * c);
+        _ln = plan.Reserve(rows * c);
+        _qkv = plan.Reserve(rows * 3 * c);
+        _atty = plan.Reserve(rows * c);
+        _tmp = plan.Reserve(rows * c);
+        _fch = plan.Reserve(rows * config.FeedForwardSize);
+        _gathered = plan.Reserve(rows * c);
+        _logits = plan.Reserve(rows * config.VocabSize);
+        _work = new NativeBuffer(plan.TotalFloats);
+        _rowTokens = (int*)NativeMemory.AllocZeroed((nuint)rows, sizeof(int));
+        _rowPositions = (int*)NativeMemory.AllocZeroed((nuint)rows, sizeof(int));
+        _rowSlots = (int*)NativeMemory.AllocZeroed((nuint)rows, sizeof(int));
+        _logitRows = (int*)NativeMemory.AllocZeroed((nuint)rows, sizeof(int));
+        _attentionRows = (CachedAttentionRow*)NativeMemory.AllocZeroed((nuint)rows, (nuint)sizeof(CachedAttentionRow));
+    }
+
+    public GptModel Model => _model;
+
+    public GptConfig Config => _model.Config;
+
+    public int SlotCount => _cache.SlotCount;
+
+    public int MaxContext => _cache.MaxContext;
+
+    public int MaxTokensPerStep { get; }
+
+    /// <summary>Bytes of KV cache plus working buffers.</summary>
+    public long ByteLength => _cache.ByteLength + _work.ByteLength;
+
+    public KvCache Cache => _cache;
+
+    /// <summary>Tokens cached in a slot.</summary>
+    public int Length(int slot) => _lengths[CheckSlot(slot)];
+
+    /// <summary>Forgets a slot's sequence.</summary>
+    public void Reset(int slot) => _lengths[CheckSlot(slot)] = 0;
+
+    /// <summary>
+    /// Shortens a slot's sequence to <paramref name="length"/> tokens (to rescore or regenerate from a prefix).
+    /// On local layers the ring must still hold the window before that point.
+    /// </summary>
+    public void Truncate(int slot, int length)
+    {
+        int current = _lengths[CheckSlot(slot)];
+        if (length < 0 || length > current)
+        {
+            throw new ArgumentOutOfRangeException(nameof(length), $"Cannot truncate a sequence of {current} tokens to {length}.");
+        }
+        for (int l = 0; l < Config.LayerCount; l++)
+        {
+            int window = Config.WindowOf(l);
+            // The next token (position `length`) needs positions from max(0, length − window + 1); the ring
+            // still holds positions from current − capacity.
+            int firstNeeded = Math.Max(0, length - window + 1);
+            if (window > 0 && firstNeeded < current - _cache.Capacities[l])
+            {
+                throw new InvalidOperationException($"Layer {l}'s ring buffer no longer holds positions before {length}; prefill again instead.");
+            }
+        }
+        _lengths[slot] = length;
+    }
+
+    /// <summary>Makes slot <paramref name="to"/> a copy of slot <paramref name="from"/> (shared prompt, several continuations).</summary>
+    public void CopySlot(int from, int to)
+    {
+        _cache.CopySlot(CheckSlot(from), CheckSlot(to));
+        _lengths[to] = _lengths[from];
+    }
+
+    /// <summary>
+    /// Appends each chunk's tokens to its slot and runs them through the model in one batch.
+    /// Slots must be distinct. Returns the number of logit rows; chunk i's rows start at <see cref="FirstLogitRow"/>(i).
+    /// </summary>
+    public int Step(ReadOnlySpan<SequenceChunk> chunks)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        GptConfig config = _model.Config;
+        int rows = PrepareRows(chunks);
+        if (rows == 0)
+        {
+            return 0;
+        }
+        ParameterLayout layout = _model.Layout;
+        int c = config.EmbeddingSize, f = config.FeedForwardSize;
+        float eps = config.LayerNormEpsilon;
+        float* x = Work(_x), ln = Work(_ln), qkv = Work(_qkv), atty = Work(_atty), tmp = Work(_tmp), fch = Work(_fch);
+
+        Embedding.Forward(x, _rowTokens, _rowPositions, Param(layout.Wte), Param(layout.Wpe), rows, c);
+        for (int l = 0; l < config.LayerCount; l++)
+        {
+            LayerOffsets p = layout.Layers[l];
+            LayerNorm.Forward(ln, null, null, x, Param(p.Ln1Weight), Param(p.Ln1Bias), rows, c, eps);
+            MatMul.Forward(qkv, ln, Param(p.QkvWeight), p.QkvBias >= 0 ? Param(p.QkvBias) : null, rows, c, 3 * c);
+            int capacity = _cache.Capacities[l];
+            for (int r = 0; r < rows; r++)
+            {
+                int slot = _rowSlots[r], cacheRow = _rowPositions[r] % capacity;
+                float* keys = _cache.Keys(slot, l), values = _cache.Values(slot, l);
+                float* rowQkv = qkv + (long)r * 3 * c;
+                Buffer.MemoryCopy(rowQkv + c, keys + (long)cacheRow * c, c * sizeof(float), c * sizeof(float));
+                Buffer.MemoryCopy(rowQkv + 2 * c, values + (long)cacheRow * c, c * sizeof(float), c * sizeof(float));
+                _attentionRows[r] = new CachedAttentionRow
+                {
+                    Query = rowQkv,
+                    Output = atty + (long)r * c,
+                    Keys = keys,
+                    Values = values,
+                    Position = _rowPositions[r],
+                    Capacity = capacity,
+                };
+            }
+            CachedAttention.Forward(_attentionRows, rows,
+                new AttentionShape(config.HeadCount, config.HeadDim, config.WindowOf(l), config.AttentionScaleOf(l)));
+            MatMul.Forward(tmp, atty, Param(p.AttnProjWeight), Param(p.AttnProjBias), rows, c, c);
+            Residual.Forward(x, x, tmp, (long)rows * c);
+
+            LayerNorm.Forward(ln, null, null, x, Param(p.Ln2Weight), Param(p.Ln2Bias), rows, c, eps);
+            MatMul.Forward(fch, ln, Param(p.FcWeight), Param(p.FcBias), rows, c, f);
+            Gelu.Forward(fch, fch, (long)rows * f);
+            MatMul.Forward(tmp, fch, Param(p.FcProjWeight), Param(p.FcProjBias), rows, f, c);
+            Residual.Forward(x, x, tmp, (long)rows * c);
+        }
+
+        if (_logitRowCount > 0)
+        {
+            float* gathered = Work(_gathered);
+            for (int j = 0; j < _logitRowCount; j++)
+            {
+                Buffer.MemoryCopy(x + (long)_logitRows[j] * c, gathered + (long)j * c, c * sizeof(float), c * sizeof(float));
+            }
+            LayerNorm.Forward(ln, null, null, gathered, Param(layout.LnfWeight), Param(layout.LnfBias), _logitRowCount, c, eps);
+            MatMul.Forward(Work(_logits), ln, Param(layout.Wte), null, _logitRowCount, c, config.VocabSize);
+        }
+        foreach (SequenceChunk chunk in chunks)
+        {
+            _lengths[chunk.Slot] += chunk.Tokens.Length;
+        }
+        return _logitRowCount;
+    }
+
+    /// <summary>First logit row of chunk <paramref name="chunkIndex"/> in the last step (−1 if it asked for none).</summary>
+    public int FirstLogitRow(int chunkIndex) => _chunkFirstLogitRow[chunkIndex];
+
+    /// <summary>Logits (V) of a row of the last step; valid until the next step.</summary>
+    public ReadOnlySpan<float> Logits(int logitRow)
+    {
+        if ((uint)logitRow >= (uint)_logitRowCount)
+        {
+            throw new ArgumentOutOfRangeException(nameof(logitRow), $"The last step produced {_logitRowCount} logit rows.");
+        }
+        int v = Config.VocabSize;
+        return new ReadOnlySpan<float>(Work(_logits) + (long)logitRow * v, v);
+    }
+
+    private int PrepareRows(ReadOnlySpan<SequenceChunk> chunks)
+    {
+        int vocab = Config.VocabSize;
+        int rows = 0;
+        _logitRowCount = 0;
+        for (int i = 0; i < chunks.Length; i++)
+        {
+            SequenceChunk chunk = chunks[i];
+            int slot = CheckSlot(chunk.Slot);
+            for (int j = 0; j < i; j++)
+            {
+                if (chunks[j].Slot == slot)
+                {
+                    throw new ArgumentException($"Slot {slot} appears twice in one step.", nameof(chunks));
+                }
+            }
+            int length = chunk.Tokens.Length;
+            if (rows + length > MaxTokensPerStep)
+            {
+                throw new ArgumentException($"A step holds at most {MaxTokensPerStep} tokens.", nameof(chunks));
+            }
+            if (_lengths[slot] + length > MaxContext)
+            {
+                throw new SharpGptException($"The sequence would grow to {_lengths[slot] + length} tokens, beyond the context of {MaxContext}.");
+            }
+            ReadOnlySpan<int> tokens = chunk.Tokens.Span;
+            _chunkFirstLogitRow[i] = chunk.Logits == LogitsRequest.None || length == 0 ? -1 : _logitRowCount;
+            for (int t = 0; t < length; t++)
+            {
+                if ((uint)tokens[t] >= (uint)vocab)
+                {
+                    throw new SharpGptException($"Token id {tokens[t]} is outside the model's vocabulary of {vocab}.");
+                }
+                _rowTokens[rows] = tokens[t];
+                _rowPositions[rows] = _lengths[slot] + t;
+                _rowSlots[rows] = slot;
+                if (chunk.Logits == LogitsRequest.All || (chunk.Logits == LogitsRequest.Last && t == length - 1))
+                {
+                    _logitRows[_logitRowCount++] = rows;
+                }
+                rows++;
+            }
+        }
+        return rows;
+    }
+
+    private int CheckSlot(int slot) =>
+        (uint)slot < (uint)_cache.SlotCount ? slot : throw new ArgumentOutOfRangeException(nameof(slot), $"Slot {slot} is outside 0..{_cache.SlotCount - 1}.");
+
+    private float* Work(long offset) => _work.Pointer + offset;
+
+    private float* Param(long offset) => _model.Parameters.Pointer + offset;
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
+        _cache.Dispose();
+        _work.Dispose();
+        NativeMemory.Free(_rowTokens);
+        NativeMemory.Free(_rowPositions);
+        NativeMemory.Free(_rowSlots);
+        NativeMemory.Free(_logitRows);
+        NativeMemory.Free(_attentionRows);
+    }
+}

@@ -1,0 +1,87 @@
+using SharpGpt.Tensors.Memory;
+
+namespace SharpGpt.Model.Inference;
+
+/// <summary>
+/// Keys and values of every layer for a fixed number of sequence slots, allocated once.
+/// A dense layer keeps MaxContext positions per slot. A local layer keeps a ring of
+/// window + maxTokensPerStep − 1 positions (position s in row s mod capacity): the extra rows let a chunk
+/// of new tokens be written before any of them attends, without overwriting what earlier tokens in the
+/// chunk still need. So a local layer's memory is bounded by its window, however long the sequence.
+/// </summary>
+public sealed unsafe class KvCache : IDisposable
+{
+    private readonly long[] _layerOffsets;
+    private readonly long _slotFloats;
+    private readonly NativeBuffer _buffer;
+
+    public KvCache(GptConfig config, int slots, int maxContext, int maxTokensPerStep)
+    {
+        if (slots < 1)
+        {
+            throw new SharpGptException("A KV cache needs at least one slot.");
+        }
+        if (maxContext < 1 || maxContext > config.ContextLength)
+        {
+            throw new SharpGptException($"Max context {maxContext} must be between 1 and the model's {config.ContextLength}.");
+        }
+        SlotCount = slots;
+        MaxContext = maxContext;
+        Channels = config.EmbeddingSize;
+        Capacities = new int[config.LayerCount];
+        _layerOffsets = new long[config.LayerCount];
+        long offset = 0;
+        for (int l = 0; l < config.LayerCount; l++)
+        {
+            int window = config.WindowOf(l);
+            Capacities[l] = window > 0 ? Math.Min(maxContext, window + maxTokensPerStep - 1) : maxContext;
+            _layerOffsets[l] = offset;
+            offset += 2L * Capacities[l] * Channels;
+        }
+        _slotFloats = offset;
+        _buffer = new NativeBuffer(_slotFloats * slots);
+    }
+
+    public int SlotCount { get; }
+
+    public int MaxContext { get; }
+
+    public int Channels { get; }
+
+    /// <summary>Positions kept per slot in each layer.</summary>
+    public int[] Capacities { get; }
+
+    /// <summary>Bytes for all slots.</summary>
+    public long ByteLength => _buffer.ByteLength;
+
+    /// <summary>Bytes one slot needs for a config, without allocating (for start-up budgeting).</summary>
+    public static long BytesPerSlot(GptConfig config, int maxContext, int maxTokensPerStep)
+    {
+        long floats = 0;
+        for (int l = 0; l < config.LayerCount; l++)
+        {
+            int window = config.WindowOf(l);
+            int capacity = window > 0 ? Math.Min(maxContext, window + maxTokensPerStep - 1) : maxContext;
+            floats += 2L * capacity * config.EmbeddingSize;
+        }
+        return floats * sizeof(float);
+    }
+
+    /// <summary>Keys of (slot, layer): Capacities[layer] rows of C floats. Values follow right after.</summary>
+    public float* Keys(int slot, int layer) => _buffer.Pointer + slot * _slotFloats + _layerOffsets[layer];
+
+    public float* Values(int slot, int layer) => Keys(slot, layer) + (long)Capacities[layer] * Channels;
+
+    /// <summary>Copies every layer of one slot into another (forking a shared prompt).</summary>
+    public void CopySlot(int from, int to)
+    {
+        if (from == to)
+        {
+            return;
+        }
+        Buffer.MemoryCopy(_buffer.Pointer + from * _slotFloats, _buffer.Pointer + to * _slotFloats,
+            _slotFloats * sizeof(float), _slotFloats * sizeof(float));
+    }
+
+    public void Dispose() => _buffer.Dispose();
+}

@@ -1,0 +1,279 @@
+using System.Runtime.InteropServices;
+using SharpGpt.Tensors.Kernels;
+using SharpGpt.Tensors.Memory;
+
+namespace SharpGpt.Model.Training;
+
+/// <summary>
+/// Forward pass with saved activations, mean cross-entropy loss, and backward pass into a gradient buffer
+/// laid out like the parameters. Buffers are allocated once for (maxBatch, maxTime); each call passes its
+/// actual (B, T), so nothing is allocated per step. The forward reads like the paper: embed, then per block
+/// LN → attention → residual → LN → MLP → residual, then the final LN and the tied lm_head.
+/// </summary>
+public sealed unsafe class TrainingGraph : IDisposable
+{
+    private readonly GptModel _model;
+    private readonly NativeBuffer _activations;
+    private readonly int* _tokens;
+    private readonly int* _targets;
+    private readonly int* _positions;
+    private int _batch, _time, _counted;
+    private bool _hasLoss;
+
+    // Activation offsets (all rows B·T contiguous).
+    private readonly long _encoded, _lnf, _lnfMean, _lnfRstd, _logits, _losses, _projOut;
+    private readonly long[] _ln1, _ln1Mean, _ln1Rstd, _qkv, _atty, _att, _res2, _ln2, _ln2Mean, _ln2Rstd, _fch, _fchGelu, _res3;
+    // Backward scratch.
+    private readonly long _dRes, _dTmp, _dQkv, _dFch, _dFchGelu;
+
+    public TrainingGraph(GptModel model, int maxBatch, int maxTime)
+    {
+        GptConfig config = model.Config;
+        if (maxBatch < 1 || maxTime < 1 || maxTime > config.ContextLength)
+        {
+            throw new SharpGptException($"Batch {maxBatch}×{maxTime} is invalid for a context of {config.ContextLength}.");
+        }
+        _model = model;
+        MaxBatch = maxBatch;
+        MaxTime = maxTime;
+        long bt = (long)maxBatch * maxTime;
+        int c = config.EmbeddingSize, f = config.FeedForwardSize, layers = config.LayerCount;
+        BufferPlan plan = new();
+        _encoded = plan.Reserve(bt * c);
+        _ln1 = plan.Reserve(layers, bt * c);
+        _ln1Mean = plan.Reserve(layers, bt);
+        _ln1Rstd = plan.Reserve(layers, bt);
+        _qkv = plan.Reserve(layers, bt * 3 * c);
+        _atty = plan.Reserve(layers, bt * c);
+        _att = plan.Reserve(layers, (long)maxBatch * config.HeadCount * maxTime * maxTime);
+        _res2 = plan.Reserve(layers, bt * c);
+        _ln2 = plan.Reserve(layers, bt * c);
+        _ln2Mean = plan.Reserve(layers, bt);
+        _ln2Rstd = plan.Reserve(layers, bt);
+        _fch = plan.Reserve(layers, bt * f);
+        _fchGelu = plan.Reserve(layers, bt * f);
+        _res3 = plan.Reserve(layers, bt * c);
+        _projOut = plan.Reserve(bt * c);
+        _lnf = plan.Reserve(bt * c);
+        _lnfMean = plan.Reserve(bt);
+        _lnfRstd = plan.Reserve(bt);
+        _logits = plan.Reserve(bt * config.VocabSize);
+        _losses = plan.Reserve(bt);
+        _dRes = plan.Reserve(bt * c);
+        _dTmp = plan.Reserve(bt * c);
+        _dQkv = plan.Reserve(bt * 3 * c);
+        _dFch = plan.Reserve(bt * f);
+        _dFchGelu = plan.Reserve(bt * f);
+        _activations = new NativeBuffer(plan.TotalFloats);
+        Gradients = new NativeBuffer(model.Layout.TotalFloats);
+        _tokens = (int*)NativeMemory.AllocZeroed((nuint)bt, sizeof(int));
+        _targets = (int*)NativeMemory.AllocZeroed((nuint)bt, sizeof(int));
+        _positions = (int*)NativeMemory.AllocZeroed((nuint)bt, sizeof(int));
+    }
+
+    public GptModel Model => _model;
+
+    public int MaxBatch { get; }
+
+    public int MaxTime { get; }
+
+    /// <summary>∂loss/∂parameters, accumulated over Backward calls until <see cref="ZeroGradients"/>.</summary>
+    public NativeBuffer Gradients { get; }
+
+    /// <summary>Bytes of activation and scratch memory.</summary>
+    public long ActivationBytes => _activations.ByteLength;
+
+    /// <summary>Positions with a target (not ignored) in the last forward pass.</summary>
+    public int CountedTargets => _counted;
+
+    public void ZeroGradients() => Gradients.Clear();
+
+    /// <summary>
+    /// Runs the forward pass on tokens (B·T, row-major) and returns the mean cross-entropy over the targets
+    /// that are not <see cref="SoftmaxCrossEntropy.IgnoreTarget"/>. The logits are turned into probabilities.
+    /// </summary>
+    public float Forward(ReadOnlySpan<int> tokens, ReadOnlySpan<int> targets, int batch, int time)
+    {
+        Prepare(tokens, batch, time);
+        if (targets.Length != batch * time)
+        {
+            throw new ArgumentException($"Expected {batch * time} targets, got {targets.Length}.", nameof(targets));
+        }
+        int vocab = _model.Config.VocabSize;
+        _counted = 0;
+        for (int i = 0; i < targets.Length; i++)
+        {
+            int t = targets[i];
+            if (t < SoftmaxCrossEntropy.IgnoreTarget || t >= vocab)
+            {
+                throw new ArgumentOutOfRangeException(nameof(targets), $"Target {t} at {i} is outside the vocabulary of {vocab}.");
+            }
+            _targets[i] = t;
+            _counted += t >= 0 ? 1 : 0;
+        }
+        RunForward();
+        float* logits = Activation(_logits);
+        float* losses = Activation(_losses);
+        SoftmaxCrossEntropy.Forward(logits, losses, logits, _targets, batch * time, vocab);
+        _hasLoss = true;
+        double sum = 0;
+        for (int i = 0; i < batch * time; i++)
+        {
+            sum += losses[i];
+        }
+        return _counted == 0 ? 0f : (float)(sum / _counted);
+    }
+
+    /// <summary>Forward pass that leaves raw logits (B·T, V) readable through <see cref="Logits"/>.</summary>
+    public void ForwardLogits(ReadOnlySpan<int> tokens, int batch, int time)
+    {
+        Prepare(tokens, batch, time);
+        RunForward();
+        _hasLoss = false;
+    }
+
+    /// <summary>Logits of row (b·T + t) after <see cref="ForwardLogits"/>, probabilities after <see cref="Forward"/>.</summary>
+    public ReadOnlySpan<float> Logits(int row)
+    {
+        int v = _model.Config.VocabSize;
+        return new ReadOnlySpan<float>(Activation(_logits) + (long)row * v, v);
+    }
+
+    /// <summary>Per-position losses of the last <see cref="Forward"/> (0 where the target is ignored).</summary>
+    public ReadOnlySpan<float> Losses => new(Activation(_losses), _batch * _time);
+
+    /// <summary>
+    /// Adds ∂loss/∂parameters to <see cref="Gradients"/>. Each counted position's loss is weighted by
+    /// <paramref name="lossWeight"/>, which defaults to 1/CountedTargets (the gradient of the mean).
+    /// Gradient accumulation passes 1/(targets in the whole accumulated batch) instead.
+    /// </summary>
+    public void Backward(float? lossWeight = null)
+    {
+        if (!_hasLoss)
+        {
+            throw new InvalidOperationException("Backward needs a Forward with targets first.");
+        }
+        _hasLoss = false;
+        GptConfig config = _model.Config;
+        ParameterLayout layout = _model.Layout;
+        int b = _batch, t = _time, bt = b * t, c = config.EmbeddingSize, f = config.FeedForwardSize, v = config.VocabSize;
+        float weight = lossWeight ?? (_counted == 0 ? 0f : 1f / _counted);
+        float* dRes = Activation(_dRes), dTmp = Activation(_dTmp), dQkv = Activation(_dQkv);
+        float* dFch = Activation(_dFch), dFchGelu = Activation(_dFchGelu);
+        float* logits = Activation(_logits);
+
+        // Loss → logits → lm_head (tied to wte) → final LayerNorm.
+        SoftmaxCrossEntropy.Backward(logits, logits, _targets, weight, bt, v);
+        MatMul.Backward(dTmp, Grad(layout.Wte), null, logits, Activation(_lnf), Param(layout.Wte), bt, c, v);
+        float* lastResidual = Activation(_res3[config.LayerCount - 1]);
+        LayerNorm.Backward(dRes, Grad(layout.LnfWeight), Grad(layout.LnfBias), dTmp, lastResidual, Param(layout.LnfWeight),
+            Activation(_lnfMean), Activation(_lnfRstd), bt, c);
+
+        for (int l = config.LayerCount - 1; l >= 0; l--)
+        {
+            LayerOffsets p = layout.Layers[l];
+            float* residualIn = l == 0 ? Activation(_encoded) : Activation(_res3[l - 1]);
+
+            // MLP: res3 = res2 + proj(gelu(fc(ln2(res2)))); dRes is ∂L/∂res3.
+            MatMul.Backward(dFchGelu, Grad(p.FcProjWeight), Grad(p.FcProjBias), dRes, Activation(_fchGelu[l]), Param(p.FcProjWeight), bt, f, c);
+            Gelu.Backward(dFch, Activation(_fch[l]), dFchGelu, (long)bt * f);
+            MatMul.Backward(dTmp, Grad(p.FcWeight), Grad(p.FcBias), dFch, Activation(_ln2[l]), Param(p.FcWeight), bt, c, f);
+            LayerNorm.Backward(dRes, Grad(p.Ln2Weight), Grad(p.Ln2Bias), dTmp, Activation(_res2[l]), Param(p.Ln2Weight),
+                Activation(_ln2Mean[l]), Activation(_ln2Rstd[l]), bt, c, accumulate: true);
+
+            // Attention: res2 = resIn + proj(attn(qkv(ln1(resIn)))); dRes is now ∂L/∂res2.
+            MatMul.Backward(dTmp, Grad(p.AttnProjWeight), Grad(p.AttnProjBias), dRes, Activation(_atty[l]), Param(p.AttnProjWeight), bt, c, c);
+            Attention.Backward(dQkv, dTmp, Activation(_qkv[l]), Activation(_att[l]), b, t, ShapeOf(l));
+            MatMul.Backward(dTmp, Grad(p.QkvWeight), p.QkvBias >= 0 ? Grad(p.QkvBias) : null, dQkv, Activation(_ln1[l]), Param(p.QkvWeight), bt, c, 3 * c);
+            LayerNorm.Backward(dRes, Grad(p.Ln1Weight), Grad(p.Ln1Bias), dTmp, residualIn, Param(p.Ln1Weight),
+                Activation(_ln1Mean[l]), Activation(_ln1Rstd[l]), bt, c, accumulate: true);
+        }
+        Embedding.Backward(Grad(layout.Wte), Grad(layout.Wpe), dRes, _tokens, _positions, bt, c);
+    }
+
+    private void Prepare(ReadOnlySpan<int> tokens, int batch, int time)
+    {
+        if (batch < 1 || batch > MaxBatch || time < 1 || time > MaxTime)
+        {
+            throw new ArgumentOutOfRangeException(nameof(batch), $"Batch {batch}×{time} exceeds the allocated {MaxBatch}×{MaxTime}.");
+        }
+        if (tokens.Length != batch * time)
+        {
+            throw new ArgumentException($"Expected {batch * time} tokens, got {tokens.Length}.", nameof(tokens));
+        }
+        int vocab = _model.Config.VocabSize;
+        for (int i = 0; i < tokens.Length; i++)
+        {
+            if ((uint)tokens[i] >= (uint)vocab)
+            {
+                throw new ArgumentOutOfRangeException(nameof(tokens), $"Token {tokens[i]} at {i} is outside the vocabulary of {vocab}.");
+            }
+            _tokens[i] = tokens[i];
+            _positions[i] = i % time;
+        }
+        _batch = batch;
+        _time = time;
+    }
+
+    private void RunForward()
+    {
+        GptConfig config = _model.Config;
+        ParameterLayout layout = _model.Layout;
+        int b = _batch, t = _time, bt = b * t, c = config.EmbeddingSize, f = config.FeedForwardSize;
+        float eps = config.LayerNormEpsilon;
+        float* projOut = Activation(_projOut);
+
+        Embedding.Forward(Activation(_encoded), _tokens, _positions, Param(layout.Wte), Param(layout.Wpe), bt, c);
+        for (int l = 0; l < config.LayerCount; l++)
+        {
+            LayerOffsets p = layout.Layers[l];
+            float* residualIn = l == 0 ? Activation(_encoded) : Activation(_res3[l - 1]);
+            float* ln1 = Activation(_ln1[l]), qkv = Activation(_qkv[l]), atty = Activation(_atty[l]);
+            float* res2 = Activation(_res2[l]), ln2 = Activation(_ln2[l]), fch = Activation(_fch[l]), fchGelu = Activation(_fchGelu[l]);
+
+            LayerNorm.Forward(ln1, Activation(_ln1Mean[l]), Activation(_ln1Rstd[l]), residualIn, Param(p.Ln1Weight), Param(p.Ln1Bias), bt, c, eps);
+            MatMul.Forward(qkv, ln1, Param(p.QkvWeight), p.QkvBias >= 0 ? Param(p.QkvBias) : null, bt, c, 3 * c);
+            Attention.Forward(atty, Activation(_att[l]), qkv, b, t, ShapeOf(l));
+            MatMul.Forward(projOut, atty, Param(p.AttnProjWeight), Param(p.AttnProjBias), bt, c, c);
+            Residual.Forward(res2, residualIn, projOut, (long)bt * c);
+
+            LayerNorm.Forward(ln2, Activation(_ln2Mean[l]), Activation(_ln2Rstd[l]), res2, Param(p.Ln2Weight), Param(p.Ln2Bias), bt, c, eps);
+            MatMul.Forward(fch, ln2, Param(p.FcWeight), Param(p.FcBias), bt, c, f);
+            Gelu.Forward(fchGelu, fch, (long)bt * f);
+            MatMul.Forward(projOut, fchGelu, Param(p.FcProjWeight), Param(p.FcProjBias), bt, f, c);
+            Residual.Forward(Activation(_res3[l]), res2, projOut, (long)bt * c);
+        }
+        float* lnf = Activation(_lnf);
+        LayerNorm.Forward(lnf, Activation(_lnfMean), Activation(_lnfRstd), Activation(_res3[config.LayerCount - 1]),
+            Param(layout.LnfWeight), Param(layout.LnfBias), bt, c, eps);
+        MatMul.Forward(Activation(_logits), lnf, Param(layout.Wte), null, bt, c, config.VocabSize);
+    }
+
+    private AttentionShape ShapeOf(int layer)
+    {
+        GptConfig config = _model.Config;
+        return new AttentionShape(config.HeadCount, config.HeadDim, config.WindowOf(layer), config.AttentionScaleOf(layer));
+    }
+
+    private float* Activation(long offset) => _activations.Pointer + offset;
+
+    private float* Param(long offset) => _model.Parameters.Pointer + offset;
+
+    private float* Grad(long offset) => Gradients.Pointer + offset;
+
+    private bool _disposed;
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
+        _activations.Dispose();
+        Gradients.Dispose();
+        NativeMemory.Free(_tokens);
+        NativeMemory.Free(_targets);
+        NativeMemory.Free(_positions);
+    }
+}
