@@ -1,0 +1,160 @@
+using System.Diagnostics;
+using SharpGpt.Model;
+using SharpGpt.Model.Inference;
+using SharpGpt.Model.Training;
+using SharpGpt.Tensors.Kernels;
+using SharpGpt.Tensors.Kernels.Gemm;
+using SharpGpt.Tensors.Memory;
+using SharpGpt.Tensors.Random;
+using SharpGpt.Tensors.Threading;
+
+namespace SharpGpt.Cli.Bench;
+
+/// <summary>One measured number.</summary>
+internal sealed record BenchResult(string Name, double Value, string Unit, string Detail);
+
+/// <summary>
+/// End-to-end engine throughput on a preset's shapes with random weights: the GEMM shapes of one block,
+/// training (forward + backward + AdamW), prompt prefill, single-stream decoding, and peak memory.
+/// Each number is the median of several timed repetitions after a warm-up.
+/// </summary>
+internal sealed unsafe class EngineBenchmark
+{
+    private readonly GptConfig _config;
+    private readonly int _repeats;
+    private readonly Action<string> _log;
+
+    public EngineBenchmark(GptConfig config, bool quick, Action<string> log)
+    {
+        _config = config;
+        _repeats = quick ? 2 : 5;
+        _log = log;
+        Quick = quick;
+    }
+
+    public bool Quick { get; }
+
+    public IEnumerable<BenchResult> Run(int batch, int time, int promptLength, int decodeTokens)
+    {
+        int c = _config.EmbeddingSize, f = _config.FeedForwardSize;
+        int rows = Quick ? 256 : 1024;
+        foreach ((string name, int n, int k) in new[] { ("qkv", 3 * c, c), ("attn.proj", c, c), ("mlp.fc", f, c), ("mlp.proj", c, f) })
+        {
+            yield return Gemm(name, rows, n, k);
+        }
+
+        using var model = new GptModel(_config);
+        model.InitializeGpt2(new Rng(1));
+        yield return Training(model, batch, time);
+        yield return Prefill(model, promptLength);
+        yield return Decode(model, decodeTokens);
+        yield return new BenchResult("peak memory", PeakMemory.Bytes() / (1024.0 * 1024 * 1024), "GiB", "peak resident set of this process (VmHWM)");
+    }
+
+    private BenchResult Gemm(string name, int m, int n, int k)
+    {
+        using var a = new NativeBuffer((long)m * k);
+        using var b = new NativeBuffer((long)n * k);
+        using var c = new NativeBuffer((long)m * n);
+        Fill(a.Span);
+        Fill(b.Span);
+        double seconds = Median(() => Tensors.Kernels.Gemm.Gemm.Multiply(m, n, k, MatrixView.RowMajor(a.Pointer, k), MatrixView.Transposed(b.Pointer, k), c.Pointer, n, false),
+            minimumSeconds: 0.2);
+        double gflops = 2.0 * m * n * k / seconds / 1e9;
+        _log($"gemm {name} {m}x{n}x{k}: {gflops:F1} GFLOP/s");
+        return new BenchResult($"gemm {name} ({m}x{n}x{k})", gflops, "GFLOP/s", "x·Wᵀ as in the forward pass");
+    }
+
+    private BenchResult Training(GptModel model, int batch, int time)
+    {
+        using var graph = new TrainingGraph(model, batch, time);
+        using var m = new NativeBuffer(model.Layout.TotalFloats);
+        using var v = new NativeBuffer(model.Layout.TotalFloats);
+        Rng rng = new(2);
+        int[] tokens = Enumerable.Range(0, batch * time).Select(_ => rng.NextInt(_config.VocabSize)).ToArray();
+        int[] targets = Enumerable.Range(0, batch * time).Select(_ => rng.NextInt(_config.VocabSize)).ToArray();
+        int step = 0;
+        double seconds = Median(() =>
+        {
+            graph.ZeroGradients();
+            graph.Forward(tokens, targets, batch, time);
+            graph.Backward();
+            AdamW.Update(model.Parameters.Pointer, graph.Gradients.Pointer, m.Pointer, v.Pointer, model.Layout.TotalFloats,
+                new AdamWStep(1e-5f, 0.9f, 0.95f, 1e-8f, 0.1f, ++step));
+        });
+        double tokensPerSecond = batch * time / seconds;
+        double flops = 6.0 * model.Layout.ParameterCount * batch * time + 12.0 * _config.LayerCount * batch * time * time * _config.EmbeddingSize / 2;
+        _log($"training B={batch} T={time}: {tokensPerSecond:F0} tokens/s ({seconds * 1000:F0} ms/step)");
+        return new BenchResult($"training (B={batch}, T={time}, fwd+bwd+AdamW)", tokensPerSecond, "tokens/s",
+            $"{seconds * 1000:F0} ms/step, {flops / seconds / 1e9:F0} GFLOP/s model FLOPs (6N per token + causal attention)");
+    }
+
+    private BenchResult Prefill(GptModel model, int promptLength)
+    {
+        using var session = new InferenceSession(model, slots: 1, maxTokensPerStep: promptLength, maxContext: Math.Min(_config.ContextLength, promptLength + 8));
+        int[] prompt = Enumerable.Range(0, promptLength).Select(i => (i * 7919) % _config.VocabSize).ToArray();
+        double seconds = Median(() =>
+        {
+            session.Reset(0);
+            session.Step([new SequenceChunk(0, prompt, LogitsRequest.Last)]);
+        });
+        double tokensPerSecond = promptLength / seconds;
+        _log($"prefill {promptLength} tokens: {tokensPerSecond:F0} tokens/s");
+        return new BenchResult($"prefill ({promptLength}-token prompt)", tokensPerSecond, "tokens/s", $"{seconds * 1000:F0} ms, logits of the last position");
+    }
+
+    private BenchResult Decode(GptModel model, int tokens)
+    {
+        int context = Math.Min(_config.ContextLength, tokens + 32);
+        using var session = new InferenceSession(model, slots: 1, maxTokensPerStep: 16, maxContext: context);
+        int[] prompt = Enumerable.Range(0, 16).Select(i => (i * 104729) % _config.VocabSize).ToArray();
+        int[] next = new int[1];
+        double seconds = Median(() =>
+        {
+            session.Reset(0);
+            session.Step([new SequenceChunk(0, prompt, LogitsRequest.Last)]);
+            var timer = Stopwatch.StartNew();
+            for (int i = 0; i < tokens; i++)
+            {
+                next[0] = Sampling(session.Logits(0));
+                session.Step([new SequenceChunk(0, next, LogitsRequest.Last)]);
+            }
+            return timer.Elapsed.TotalSeconds;
+        });
+        double tokensPerSecond = tokens / seconds;
+        double bandwidth = model.Layout.ParameterCount * 4.0 * tokensPerSecond / 1e9;
+        _log($"decode: {tokensPerSecond:F1} tokens/s");
+        return new BenchResult("decode (1 stream, fp32, KV cache)", tokensPerSecond, "tokens/s",
+            $"{1000 / tokensPerSecond:F1} ms/token, ≈{bandwidth:F0} GB/s of weights streamed");
+    }
+
+    private static int Sampling(ReadOnlySpan<float> logits) => Inference.Sampling.TokenSampler.ArgMax(logits);
+
+    private double Median(Action action, double minimumSeconds = 0) => Median(() =>
+    {
+        var timer = Stopwatch.StartNew();
+        int iterations = 0;
+        do
+        {
+            action();
+            iterations++;
+        }
+        while (timer.Elapsed.TotalSeconds < minimumSeconds);
+        return timer.Elapsed.TotalSeconds / iterations;
+    });
+
+    private double Median(Func<double> measure)
+    {
+        measure(); // warm-up: JIT tiers, first-touch of buffers
+        double[] samples = Enumerable.Range(0, _repeats).Select(_ => measure()).Order().ToArray();
+        return samples[samples.Length / 2];
+    }
+
+    private static void Fill(Span<float> values)
+    {
+        for (int i = 0; i < values.Length; i++)
+        {
+            values[i] = (i % 13 - 6) * 0.01f;
+        }
+    }
+}

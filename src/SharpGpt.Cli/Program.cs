@@ -1,0 +1,3 @@
+using SharpGpt.Cli;
+
+return SharpGptCommandLine.Run(args, Console.Out, Console.Error);

@@ -1,0 +1,83 @@
+using SharpGpt.Model;
+using SharpGpt.Model.Checkpoints.HuggingFace;
+using SharpGpt.Model.Tokenization;
+
+namespace SharpGpt.Inference;
+
+/// <summary>
+/// A model ready for text: its weights and the tokenizer that goes with them. The tokenizer comes from the
+/// model folder when it has tokenizer files; otherwise a model with GPT-2's 50257-token vocabulary uses the
+/// built-in GPT-2 tokenizer, and any other model works on token ids only.
+/// </summary>
+public sealed class LanguageModel : IDisposable
+{
+    /// <summary>The folder of the built-in default model, next to the SharpGPT binaries.</summary>
+    public static string DefaultModelDirectory => Path.Combine(AppContext.BaseDirectory, "models", "sharpgpt-default");
+
+    public LanguageModel(GptModel model, Gpt2Tokenizer? tokenizer, string source, IReadOnlyList<string>? warnings = null)
+    {
+        Model = model;
+        Tokenizer = tokenizer;
+        Source = source;
+        Warnings = warnings ?? [];
+    }
+
+    public GptModel Model { get; }
+
+    public Gpt2Tokenizer? Tokenizer { get; }
+
+    /// <summary>Where the model was loaded from.</summary>
+    public string Source { get; }
+
+    public IReadOnlyList<string> Warnings { get; }
+
+    public GptConfig Config => Model.Config;
+
+    /// <summary>A short name for APIs (the folder name).</summary>
+    public string Name => Path.GetFileName(Path.TrimEndingDirectorySeparator(Source));
+
+    public Gpt2Tokenizer RequireTokenizer() =>
+        Tokenizer ?? throw new SharpGptException(
+            $"The model in {Source} has a vocabulary of {Config.VocabSize} and no tokenizer files; it can only be used with token ids.");
+
+    /// <summary>Loads a Hugging Face folder (GPT-2 or GPT-Neo).</summary>
+    public static LanguageModel Load(string directory)
+    {
+        LoadedModel loaded = HfModelLoader.Load(directory);
+        try
+        {
+            Gpt2Tokenizer? tokenizer = Gpt2Tokenizer.TryFromDirectory(directory);
+            if (tokenizer == null && loaded.Model.Config.VocabSize == Gpt2Tokenizer.Default.VocabSize)
+            {
+                tokenizer = Gpt2Tokenizer.Default;
+            }
+            if (tokenizer != null && tokenizer.VocabSize > loaded.Model.Config.VocabSize)
+            {
+                throw new SharpGptException(
+                    $"{directory}: the tokenizer has {tokenizer.VocabSize} tokens but the model only {loaded.Model.Config.VocabSize}.");
+            }
+            return new LanguageModel(loaded.Model, tokenizer, Path.GetFullPath(directory), loaded.Warnings);
+        }
+        catch
+        {
+            loaded.Model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Loads <paramref name="directory"/>, or the built-in default model when it is null.</summary>
+    public static LanguageModel LoadOrDefault(string? directory)
+    {
+        if (directory != null)
+        {
+            return Load(directory);
+        }
+        if (!Directory.Exists(DefaultModelDirectory))
+        {
+            throw new SharpGptException($"The built-in default model is missing from {DefaultModelDirectory}; pass --model DIR.");
+        }
+        return Load(DefaultModelDirectory);
+    }
+
+    public void Dispose() => Model.Dispose();
+}

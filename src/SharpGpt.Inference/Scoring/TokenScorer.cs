@@ -1,0 +1,82 @@
+using SharpGpt.Inference.Generation;
+using SharpGpt.Inference.Sampling;
+using SharpGpt.Model;
+using SharpGpt.Model.Inference;
+using SharpGpt.Tensors.Kernels;
+
+namespace SharpGpt.Inference.Scoring;
+
+/// <summary>log P(target | everything before it), and whether the target was the model's top choice.</summary>
+public readonly record struct TokenScore(double Logprob, bool IsGreedy, IReadOnlyList<TokenLogprob>? Top = null);
+
+/// <summary>
+/// Teacher-forced log-likelihood through the KV cache: feed tokens, and for each fed position read the
+/// log-probability of its target (the next token). This one code path serves `sharpgpt score`, the
+/// server's echo + logprobs and the evaluation harness, so all three agree exactly. A cached context can
+/// be scored once and reused: feed its last token with the continuation (see <see cref="ScoreNext"/>).
+/// </summary>
+public static class TokenScorer
+{
+    /// <summary>
+    /// Appends <paramref name="inputs"/> to <paramref name="slot"/>; result[i] scores targets[i] given
+    /// the slot's earlier tokens and inputs[0..i]. Targets below zero are not scored (NaN).
+    /// </summary>
+    public static TokenScore[] ScoreNext(InferenceSession session, int slot, ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int topLogprobs = 0)
+    {
+        if (inputs.Length != targets.Length)
+        {
+            throw new ArgumentException("inputs and targets must have the same length.");
+        }
+        var scores = new TokenScore[inputs.Length];
+        int[] buffer = inputs.ToArray();
+        for (int start = 0; start < inputs.Length; start += session.MaxTokensPerStep)
+        {
+            int length = Math.Min(session.MaxTokensPerStep, inputs.Length - start);
+            session.Step([new SequenceChunk(slot, buffer.AsMemory(start, length), LogitsRequest.All)]);
+            for (int i = 0; i < length; i++)
+            {
+                int target = targets[start + i];
+                if (target < 0)
+                {
+                    scores[start + i] = new TokenScore(double.NaN, false);
+                    continue;
+                }
+                ReadOnlySpan<float> logits = session.Logits(i);
+                double lse = SoftmaxCrossEntropy.LogSumExp(logits);
+                scores[start + i] = new TokenScore(logits[target] - lse, TokenSampler.ArgMax(logits) == target,
+                    topLogprobs > 0 ? Logprobs.Top(logits, topLogprobs, lse) : null);
+            }
+        }
+        return scores;
+    }
+
+    /// <summary>
+    /// Scores a whole sequence from scratch in <paramref name="slot"/>: element i is log P(tokens[i] | tokens[..i]),
+    /// null for the first token, which has no context.
+    /// </summary>
+    public static double?[] ScoreSequence(InferenceSession session, int slot, IReadOnlyList<int> tokens, int topLogprobs = 0) =>
+        ScoreSequenceDetailed(session, slot, tokens, topLogprobs).Select(s => s?.Logprob).ToArray();
+
+    /// <summary>As <see cref="ScoreSequence"/>, with greedy flags and top alternatives.</summary>
+    public static TokenScore?[] ScoreSequenceDetailed(InferenceSession session, int slot, IReadOnlyList<int> tokens, int topLogprobs = 0)
+    {
+        if (tokens.Count > session.MaxContext)
+        {
+            throw new SharpGptException($"The text has {tokens.Count} tokens, more than the model's context of {session.MaxContext}.");
+        }
+        session.Reset(slot);
+        var result = new TokenScore?[tokens.Count];
+        if (tokens.Count == 0)
+        {
+            return result;
+        }
+        int[] inputs = tokens.Take(tokens.Count - 1).ToArray();
+        int[] targets = tokens.Skip(1).ToArray();
+        TokenScore[] scores = ScoreNext(session, slot, inputs, targets, topLogprobs);
+        for (int i = 0; i < scores.Length; i++)
+        {
+            result[i + 1] = scores[i];
+        }
+        return result;
+    }
+}

@@ -1,0 +1,75 @@
+using System.Text.Json;
+using SharpGpt.TestSupport;
+using Xunit;
+
+namespace SharpGpt.Cli.Tests;
+
+public class CommandLineTests
+{
+    [Fact]
+    public void InfoPrintsArchitectureAndCountWithoutWeights()
+    {
+        var (code, output, _) = CliRunner.Run("info", "--preset", "gpt3-175b");
+        Assert.Equal(0, code);
+        Assert.Contains("174,600,720,384", output);
+        Assert.Contains("local window 256", output);
+        (code, output, _) = CliRunner.Run("info", "--model", TestData.Path("fixtures", "tiny-gptneo"));
+        Assert.Equal(0, code);
+        Assert.Contains("GptNeo", output);
+    }
+
+    [Theory]
+    [InlineData("generate", "--bogus")]
+    [InlineData("generate", "--max-tokens", "many")]
+    [InlineData("nonsense")]
+    [InlineData("info", "--threads", "0")]
+    public void WrongArgumentsGiveOneLineAndExitCode2(params string[] args)
+    {
+        var (code, output, error) = CliRunner.Run(args);
+        Assert.Equal(2, code);
+        Assert.Equal("", output);
+        Assert.Single(error.TrimEnd('\n').Split('\n'));
+        Assert.StartsWith("error: ", error);
+    }
+
+    [Theory]
+    [InlineData("info", "--preset", "gpt7")]
+    [InlineData("info")]
+    [InlineData("generate", "--model", "/no/such/folder", "--prompt", "hi")]
+    [InlineData("generate", "--prompt", "hi", "--prompt-ids", "1")]
+    [InlineData("score", "--ids", "1,x,3", "--model", "/no/such/folder")]
+    public void BadInputGivesOneLineAndExitCode1(params string[] args)
+    {
+        var (code, _, error) = CliRunner.Run(args);
+        Assert.Equal(1, code);
+        Assert.Single(error.TrimEnd('\n').Split('\n'));
+        Assert.StartsWith("error: ", error);
+        Assert.DoesNotContain("   at ", error);
+    }
+
+    [Fact]
+    public void GenerateWithTokenIdsIsGreedyAndDeterministic()
+    {
+        string model = TestData.Path("models", "tiny-random-gpt2");
+        var (code, output, _) = CliRunner.Run("generate", "--model", model, "--prompt-ids", "0,0,195,731", "-n", "6", "--greedy");
+        Assert.Equal(0, code);
+        // onnxruntime-genai's greedy continuation of this prompt.
+        Assert.Equal("731 114 114 114 114 114", output.Trim());
+    }
+
+    [Fact]
+    public void ScoreJsonHasTheDocumentedShape()
+    {
+        var (code, output, _) = CliRunner.Run("score", "--model", TestData.Path("fixtures", "tiny-gpt2"), "--ids", "445,347,263", "--json");
+        Assert.Equal(0, code);
+        using JsonDocument json = JsonDocument.Parse(output);
+        JsonElement root = json.RootElement;
+        Assert.Equal(3, root.GetProperty("tokens").GetArrayLength());
+        Assert.Equal([445, 347, 263], root.GetProperty("token_ids").EnumerateArray().Select(e => e.GetInt32()));
+        var logprobs = root.GetProperty("logprobs").EnumerateArray().ToArray();
+        Assert.Equal(JsonValueKind.Null, logprobs[0].ValueKind);
+        double total = logprobs.Skip(1).Sum(l => l.GetDouble());
+        Assert.Equal(total, root.GetProperty("total_logprob").GetDouble(), 9);
+        Assert.True(total < 0);
+    }
+}
