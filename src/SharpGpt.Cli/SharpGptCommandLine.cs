@@ -18,6 +18,11 @@ public static class SharpGptCommandLine
         InfoCommand.Create(output),
         GenerateCommand.Create(output),
         ScoreCommand.Create(output),
+        PrepareCommand.Create(output),
+        TrainCommand.Create(output),
+        FineTuneCommand.Create(output),
+        ExportCommand.Create(output),
+        MergeAdapterCommand.Create(output),
         BenchCommand.Create(output),
     };
 

@@ -1,5 +1,6 @@
 using SharpGpt.Model;
 using SharpGpt.Model.Checkpoints.HuggingFace;
+using SharpGpt.Model.Lora;
 using SharpGpt.Model.Tokenization;
 
 namespace SharpGpt.Inference;
@@ -65,13 +66,41 @@ public sealed class LanguageModel : IDisposable
         }
     }
 
-    /// <summary>Loads <paramref name="directory"/>, or the built-in default model when it is null.</summary>
-    public static LanguageModel LoadOrDefault(string? directory)
+    /// <summary>
+    /// Loads <paramref name="directory"/> (or the built-in default model when it is null) and, with an adapter,
+    /// merges the LoRA adapter into the weights. A directory that is itself an adapter loads the base model
+    /// recorded in it.
+    /// </summary>
+    public static LanguageModel LoadOrDefault(string? directory, string? adapter = null)
     {
-        if (directory != null)
+        if (directory != null && LoraAdapter.IsAdapterDirectory(directory))
         {
-            return Load(directory);
+            adapter ??= directory;
+            directory = LoraAdapter.BaseModelOf(directory);
+            if (directory.Length == 0 || !Directory.Exists(directory))
+            {
+                throw new SharpGptException($"{adapter}: the adapter's base model '{directory}' is not available; pass it with --model and the adapter with --adapter.");
+            }
         }
+        LanguageModel model = directory != null ? Load(directory) : LoadDefault();
+        if (adapter != null)
+        {
+            try
+            {
+                using LoraAdapter lora = LoraAdapter.Load(adapter);
+                lora.MergeInto(model.Model);
+            }
+            catch
+            {
+                model.Dispose();
+                throw;
+            }
+        }
+        return model;
+    }
+
+    private static LanguageModel LoadDefault()
+    {
         if (!Directory.Exists(DefaultModelDirectory))
         {
             throw new SharpGptException($"The built-in default model is missing from {DefaultModelDirectory}; pass --model DIR.");

@@ -9,6 +9,8 @@ internal static class CommonOptions
     public static Option<string?> Model(string description = "Model folder (Hugging Face layout); default: the built-in model") =>
         new("--model", "-m") { Description = description };
 
+    public static Option<string?> Adapter() => new("--adapter", "-a") { Description = "LoRA adapter folder to apply (merged into the weights at load)" };
+
     public static Option<int?> Threads() => new("--threads")
     {
         Description = "Worker threads (default: SHARPGPT_THREADS or the number of cores)",

@@ -13,11 +13,12 @@ internal static class ScoreCommand
     public static Command Create(TextWriter output)
     {
         var model = CommonOptions.Model();
+        var adapter = CommonOptions.Adapter();
         var text = new Option<string?>("--text") { Description = "Text to score" };
         var ids = new Option<string?>("--ids") { Description = "Token ids to score (comma-separated)" };
         var json = new Option<bool>("--json") { Description = "Print JSON: tokens, token_ids, logprobs (null first), total_logprob" };
         var threads = CommonOptions.Threads();
-        var command = new Command("score", "Score a text: log P(token | tokens before it) for every token.") { model, text, ids, json, threads };
+        var command = new Command("score", "Score a text: log P(token | tokens before it) for every token.") { model, adapter, text, ids, json, threads };
         command.SetAction(parse =>
         {
             CommonOptions.ApplyThreads(parse, threads);
@@ -25,7 +26,7 @@ internal static class ScoreCommand
             {
                 throw new ArgumentException("give exactly one of --text or --ids.");
             }
-            using LanguageModel language = LanguageModel.LoadOrDefault(parse.GetValue(model));
+            using LanguageModel language = LanguageModel.LoadOrDefault(parse.GetValue(model), parse.GetValue(adapter));
             int[] tokens = parse.GetValue(ids) is string idText ? CommonOptions.ParseIds(idText) : language.RequireTokenizer().Encode(parse.GetValue(text)!);
             ScoreReport report = Score(language, tokens);
             if (parse.GetValue(json))

@@ -1,5 +1,7 @@
 using System.Runtime.InteropServices;
+using SharpGpt.Model.Lora;
 using SharpGpt.Tensors.Kernels;
+using SharpGpt.Tensors.Kernels.Gemm;
 using SharpGpt.Tensors.Memory;
 
 namespace SharpGpt.Model.Training;
@@ -19,6 +21,12 @@ public sealed unsafe class TrainingGraph : IDisposable
     private readonly int* _positions;
     private int _batch, _time, _counted;
     private bool _hasLoss;
+
+    // LoRA: the adapter, its gradients, and per (layer, target) the saved scale·(x·Aᵀ) rows (B·T × rank).
+    private LoraAdapter? _lora;
+    private NativeBuffer? _loraSaved;
+    private long[,]? _loraSavedOffsets;
+    private NativeBuffer? _loraScratch;
 
     // Activation offsets (all rows B·T contiguous).
     private readonly long _encoded, _lnf, _lnfMean, _lnfRstd, _logits, _losses, _projOut;
@@ -86,7 +94,45 @@ public sealed unsafe class TrainingGraph : IDisposable
     /// <summary>Positions with a target (not ignored) in the last forward pass.</summary>
     public int CountedTargets => _counted;
 
-    public void ZeroGradients() => Gradients.Clear();
+    /// <summary>The attached LoRA adapter, if any; while attached the base weights are frozen.</summary>
+    public LoraAdapter? Lora => _lora;
+
+    /// <summary>∂loss/∂adapter, laid out like the adapter's parameters (only with an adapter attached).</summary>
+    public NativeBuffer? LoraGradients { get; private set; }
+
+    /// <summary>
+    /// Trains <paramref name="adapter"/> instead of the model: every adapted linear layer computes
+    /// W·x + b + scale·B·(A·x), and backward fills <see cref="LoraGradients"/> while the base weights get none.
+    /// </summary>
+    public void AttachLora(LoraAdapter adapter)
+    {
+        adapter.CheckCompatible(_model.Config);
+        _lora = adapter;
+        LoraGradients?.Dispose();
+        _loraSaved?.Dispose();
+        _loraScratch?.Dispose();
+        LoraGradients = new NativeBuffer(adapter.TotalFloats);
+        long rows = (long)MaxBatch * MaxTime, rank = adapter.Settings.Rank;
+        _loraSavedOffsets = new long[_model.Config.LayerCount, 4];
+        BufferPlan plan = new();
+        for (int l = 0; l < _model.Config.LayerCount; l++)
+        {
+            for (int t = 0; t < 4; t++)
+            {
+                _loraSavedOffsets[l, t] = adapter.Slot(l, (LoraTarget)t) is null ? -1 : plan.Reserve(rows * rank);
+            }
+        }
+        _loraSaved = new NativeBuffer(Math.Max(1, plan.TotalFloats));
+        _loraScratch = new NativeBuffer(rows * rank);
+    }
+
+    private bool BaseFrozen => _lora != null;
+
+    public void ZeroGradients()
+    {
+        Gradients.Clear();
+        LoraGradients?.Clear();
+    }
 
     /// <summary>
     /// Runs the forward pass on tokens (B·T, row-major) and returns the mean cross-entropy over the targets
@@ -164,9 +210,9 @@ public sealed unsafe class TrainingGraph : IDisposable
 
         // Loss → logits → lm_head (tied to wte) → final LayerNorm.
         SoftmaxCrossEntropy.Backward(logits, logits, _targets, weight, bt, v);
-        MatMul.Backward(dTmp, Grad(layout.Wte), null, logits, Activation(_lnf), Param(layout.Wte), bt, c, v);
+        MatMul.Backward(dTmp, BaseGrad(layout.Wte), null, logits, Activation(_lnf), Param(layout.Wte), bt, c, v);
         float* lastResidual = Activation(_res3[config.LayerCount - 1]);
-        LayerNorm.Backward(dRes, Grad(layout.LnfWeight), Grad(layout.LnfBias), dTmp, lastResidual, Param(layout.LnfWeight),
+        LayerNorm.Backward(dRes, BaseGrad(layout.LnfWeight), BaseGrad(layout.LnfBias), dTmp, lastResidual, Param(layout.LnfWeight),
             Activation(_lnfMean), Activation(_lnfRstd), bt, c);
 
         for (int l = config.LayerCount - 1; l >= 0; l--)
@@ -175,20 +221,23 @@ public sealed unsafe class TrainingGraph : IDisposable
             float* residualIn = l == 0 ? Activation(_encoded) : Activation(_res3[l - 1]);
 
             // MLP: res3 = res2 + proj(gelu(fc(ln2(res2)))); dRes is ∂L/∂res3.
-            MatMul.Backward(dFchGelu, Grad(p.FcProjWeight), Grad(p.FcProjBias), dRes, Activation(_fchGelu[l]), Param(p.FcProjWeight), bt, f, c);
+            LinearBackward(l, LoraTarget.MlpDown, dFchGelu, p.FcProjWeight, p.FcProjBias, dRes, Activation(_fchGelu[l]), bt, f, c);
             Gelu.Backward(dFch, Activation(_fch[l]), dFchGelu, (long)bt * f);
-            MatMul.Backward(dTmp, Grad(p.FcWeight), Grad(p.FcBias), dFch, Activation(_ln2[l]), Param(p.FcWeight), bt, c, f);
-            LayerNorm.Backward(dRes, Grad(p.Ln2Weight), Grad(p.Ln2Bias), dTmp, Activation(_res2[l]), Param(p.Ln2Weight),
+            LinearBackward(l, LoraTarget.MlpUp, dTmp, p.FcWeight, p.FcBias, dFch, Activation(_ln2[l]), bt, c, f);
+            LayerNorm.Backward(dRes, BaseGrad(p.Ln2Weight), BaseGrad(p.Ln2Bias), dTmp, Activation(_res2[l]), Param(p.Ln2Weight),
                 Activation(_ln2Mean[l]), Activation(_ln2Rstd[l]), bt, c, accumulate: true);
 
             // Attention: res2 = resIn + proj(attn(qkv(ln1(resIn)))); dRes is now ∂L/∂res2.
-            MatMul.Backward(dTmp, Grad(p.AttnProjWeight), Grad(p.AttnProjBias), dRes, Activation(_atty[l]), Param(p.AttnProjWeight), bt, c, c);
+            LinearBackward(l, LoraTarget.AttentionOutput, dTmp, p.AttnProjWeight, p.AttnProjBias, dRes, Activation(_atty[l]), bt, c, c);
             Attention.Backward(dQkv, dTmp, Activation(_qkv[l]), Activation(_att[l]), b, t, ShapeOf(l));
-            MatMul.Backward(dTmp, Grad(p.QkvWeight), p.QkvBias >= 0 ? Grad(p.QkvBias) : null, dQkv, Activation(_ln1[l]), Param(p.QkvWeight), bt, c, 3 * c);
-            LayerNorm.Backward(dRes, Grad(p.Ln1Weight), Grad(p.Ln1Bias), dTmp, residualIn, Param(p.Ln1Weight),
+            LinearBackward(l, LoraTarget.Qkv, dTmp, p.QkvWeight, p.QkvBias, dQkv, Activation(_ln1[l]), bt, c, 3 * c);
+            LayerNorm.Backward(dRes, BaseGrad(p.Ln1Weight), BaseGrad(p.Ln1Bias), dTmp, residualIn, Param(p.Ln1Weight),
                 Activation(_ln1Mean[l]), Activation(_ln1Rstd[l]), bt, c, accumulate: true);
         }
-        Embedding.Backward(Grad(layout.Wte), Grad(layout.Wpe), dRes, _tokens, _positions, bt, c);
+        if (!BaseFrozen)
+        {
+            Embedding.Backward(Grad(layout.Wte), Grad(layout.Wpe), dRes, _tokens, _positions, bt, c);
+        }
     }
 
     private void Prepare(ReadOnlySpan<int> tokens, int batch, int time)
@@ -232,15 +281,15 @@ public sealed unsafe class TrainingGraph : IDisposable
             float* res2 = Activation(_res2[l]), ln2 = Activation(_ln2[l]), fch = Activation(_fch[l]), fchGelu = Activation(_fchGelu[l]);
 
             LayerNorm.Forward(ln1, Activation(_ln1Mean[l]), Activation(_ln1Rstd[l]), residualIn, Param(p.Ln1Weight), Param(p.Ln1Bias), bt, c, eps);
-            MatMul.Forward(qkv, ln1, Param(p.QkvWeight), p.QkvBias >= 0 ? Param(p.QkvBias) : null, bt, c, 3 * c);
+            LinearForward(l, LoraTarget.Qkv, qkv, ln1, Param(p.QkvWeight), p.QkvBias >= 0 ? Param(p.QkvBias) : null, bt, c, 3 * c);
             Attention.Forward(atty, Activation(_att[l]), qkv, b, t, ShapeOf(l));
-            MatMul.Forward(projOut, atty, Param(p.AttnProjWeight), Param(p.AttnProjBias), bt, c, c);
+            LinearForward(l, LoraTarget.AttentionOutput, projOut, atty, Param(p.AttnProjWeight), Param(p.AttnProjBias), bt, c, c);
             Residual.Forward(res2, residualIn, projOut, (long)bt * c);
 
             LayerNorm.Forward(ln2, Activation(_ln2Mean[l]), Activation(_ln2Rstd[l]), res2, Param(p.Ln2Weight), Param(p.Ln2Bias), bt, c, eps);
-            MatMul.Forward(fch, ln2, Param(p.FcWeight), Param(p.FcBias), bt, c, f);
+            LinearForward(l, LoraTarget.MlpUp, fch, ln2, Param(p.FcWeight), Param(p.FcBias), bt, c, f);
             Gelu.Forward(fchGelu, fch, (long)bt * f);
-            MatMul.Forward(projOut, fchGelu, Param(p.FcProjWeight), Param(p.FcProjBias), bt, f, c);
+            LinearForward(l, LoraTarget.MlpDown, projOut, fchGelu, Param(p.FcProjWeight), Param(p.FcProjBias), bt, f, c);
             Residual.Forward(Activation(_res3[l]), res2, projOut, (long)bt * c);
         }
         float* lnf = Activation(_lnf);
@@ -248,6 +297,49 @@ public sealed unsafe class TrainingGraph : IDisposable
             Param(layout.LnfWeight), Param(layout.LnfBias), bt, c, eps);
         MatMul.Forward(Activation(_logits), lnf, Param(layout.Wte), null, bt, c, config.VocabSize);
     }
+
+    /// <summary>output = input·Wᵀ + b, plus scale·(input·Aᵀ)·Bᵀ when the layer carries an adapter.</summary>
+    private void LinearForward(int layer, LoraTarget target, float* output, float* input, float* weight, float* bias, int rows, int inDim, int outDim)
+    {
+        MatMul.Forward(output, input, weight, bias, rows, inDim, outDim);
+        if (_lora?.Slot(layer, target) is not LoraSlot slot)
+        {
+            return;
+        }
+        int rank = _lora.Settings.Rank;
+        float* hidden = _loraSaved!.Pointer + _loraSavedOffsets![layer, (int)target];
+        float* adapter = _lora.Parameters.Pointer;
+        // hidden (N, r) = scale · input·Aᵀ ; output += hidden·Bᵀ
+        MatMul.Forward(hidden, input, adapter + slot.A, null, rows, inDim, rank);
+        System.Numerics.Tensors.TensorPrimitives.Multiply(new ReadOnlySpan<float>(hidden, rows * rank), _lora.Settings.Scale, new Span<float>(hidden, rows * rank));
+        Gemm.Multiply(rows, outDim, rank, MatrixView.RowMajor(hidden, rank), MatrixView.Transposed(adapter + slot.B, rank), output, outDim, accumulate: true);
+    }
+
+    /// <summary>
+    /// Backward of <see cref="LinearForward"/>: dInput = dOutput·W (+ adapter path); base weight and bias
+    /// gradients unless the base is frozen; adapter gradients dB += dOutputᵀ·hidden, dA += scale·(dOutput·B)ᵀ·input.
+    /// </summary>
+    private void LinearBackward(int layer, LoraTarget target, float* dInput, long weight, long bias, float* dOutput, float* input,
+        int rows, int inDim, int outDim)
+    {
+        MatMul.Backward(dInput, BaseGrad(weight), bias >= 0 ? BaseGrad(bias) : null, dOutput, input, Param(weight), rows, inDim, outDim);
+        if (_lora?.Slot(layer, target) is not LoraSlot slot)
+        {
+            return;
+        }
+        int rank = _lora.Settings.Rank;
+        float* hidden = _loraSaved!.Pointer + _loraSavedOffsets![layer, (int)target];
+        float* dHidden = _loraScratch!.Pointer;
+        float* adapter = _lora.Parameters.Pointer, grads = LoraGradients!.Pointer;
+        // Through B: dHidden (N, r) = dOutput·B ; dB (out, r) += dOutputᵀ·hidden.
+        MatMul.Backward(dHidden, grads + slot.B, null, dOutput, hidden, adapter + slot.B, rows, rank, outDim);
+        System.Numerics.Tensors.TensorPrimitives.Multiply(new ReadOnlySpan<float>(dHidden, rows * rank), _lora.Settings.Scale, new Span<float>(dHidden, rows * rank));
+        // Through A: dA (r, in) += dHiddenᵀ·input ; dInput += dHidden·A.
+        MatMul.Backward(dInput, grads + slot.A, null, dHidden, input, adapter + slot.A, rows, inDim, rank, accumulateInputGradient: true);
+    }
+
+    /// <summary>Gradient pointer of a base parameter, or null while the base is frozen (LoRA).</summary>
+    private float* BaseGrad(long offset) => BaseFrozen ? null : Grad(offset);
 
     private AttentionShape ShapeOf(int layer)
     {
@@ -272,6 +364,9 @@ public sealed unsafe class TrainingGraph : IDisposable
         _disposed = true;
         _activations.Dispose();
         Gradients.Dispose();
+        LoraGradients?.Dispose();
+        _loraSaved?.Dispose();
+        _loraScratch?.Dispose();
         NativeMemory.Free(_tokens);
         NativeMemory.Free(_targets);
         NativeMemory.Free(_positions);

@@ -30,7 +30,7 @@ public static unsafe class LayerNorm
     /// dInput (N, C) (+)= ∂L/∂x; dWeight (C) += Σ dOut·x̂; dBias (C) += Σ dOut, from dOutput (N, C),
     /// the forward input, weight and the saved mean/rstd. dInput is overwritten unless <paramref name="accumulate"/>.
     /// Row tasks are a fixed partition (not one per thread), so the weight-gradient sums are reproducible
-    /// whatever the thread count.
+    /// whatever the thread count. dWeight and dBias may both be null when the LayerNorm is frozen.
     /// </summary>
     public static void Backward(float* dInput, float* dWeight, float* dBias, float* dOutput, float* input, float* weight,
         float* mean, float* rstd, int rows, int channels, bool accumulate = false)
@@ -43,6 +43,11 @@ public static unsafe class LayerNorm
             Partials = partials, Rows = rows, Channels = channels, Accumulate = accumulate,
         };
         WorkerPool.Shared.Run(tasks, &BackwardTask, &args);
+        if (dWeight == null)
+        {
+            // Frozen LayerNorm (LoRA fine-tuning): only the input gradient is wanted.
+            return;
+        }
         var dw = new Span<float>(dWeight, channels);
         var db = new Span<float>(dBias, channels);
         for (int t = 0; t < tasks; t++)

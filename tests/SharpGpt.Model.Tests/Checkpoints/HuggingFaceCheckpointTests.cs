@@ -87,11 +87,13 @@ public sealed class HuggingFaceCheckpointTests : IDisposable
                 SafetensorsEntry entry = original.Entry(name);
                 string bare = name.Replace("transformer.", "");
                 weightMap[bare] = file;
-                return new SafetensorsTensorSource(bare, entry.Shape, s => original.ReadFloat32(entry, s));
+                float[] values = new float[entry.ElementCount];
+                original.ReadFloat32(entry, values);
+                return SafetensorsTensorSource.FromArray(bare, entry.Shape, values);
             }).ToList();
             if (shard == 0)
             {
-                sources.Add(new SafetensorsTensorSource("h.0.attn.bias", [1, 1, 4, 4], s => s.Fill(1f)));
+                sources.Add(new SafetensorsTensorSource("h.0.attn.bias", [1, 1, 4, 4], (_, s) => s.Fill(1f)));
             }
             SafetensorsWriter.Write(Path.Combine(_dir, file), sources, SafetensorsDType.BF16);
         }
@@ -183,7 +185,7 @@ public sealed class HuggingFaceCheckpointTests : IDisposable
         var sources = tensors.Where(t => t.Name != drop).Select(t => new SafetensorsTensorSource(
             t.Name,
             reshape is { } r && r.Name == t.Name ? r.Shape : t.Shape,
-            s => { t.Values.CopyTo(s); if (t.Name == poison) { s[3] = float.NaN; } })).ToList();
+            (start, s) => { t.Values.AsSpan((int)start, s.Length).CopyTo(s); if (t.Name == poison) { s[3] = float.NaN; } })).ToList();
         SafetensorsWriter.Write(path, sources);
     }
 }

@@ -20,7 +20,7 @@ public sealed class SafetensorsTests : IDisposable
         float[] a = Enumerable.Range(0, 35).Select(i => (float)Math.Sin(i) * 3f).ToArray();
         float[] b = [1.5f, -2.25f, 0f, 65504f];
         string path = Path.Combine(_dir, "t.safetensors");
-        SafetensorsWriter.Write(path, [new("a", [5, 7], a.CopyTo), new("b", [4], b.CopyTo)], dtype, new Dictionary<string, string> { ["k"] = "v" });
+        SafetensorsWriter.Write(path, [SafetensorsTensorSource.FromArray("a", [5, 7], a), SafetensorsTensorSource.FromArray("b", [4], b)], dtype, new Dictionary<string, string> { ["k"] = "v" });
         using SafetensorsFile file = SafetensorsFile.Open(path);
         Assert.Equal("v", file.Metadata["k"]);
         Assert.Equal([5L, 7], file.Entry("a").Shape);
@@ -77,7 +77,7 @@ public sealed class SafetensorsTests : IDisposable
 
         // A valid file cut in the middle of its data.
         string good = Path.Combine(_dir, "good.safetensors");
-        SafetensorsWriter.Write(good, [new("w", [100], s => s.Fill(1f))]);
+        SafetensorsWriter.Write(good, [new("w", [100], (_, s) => s.Fill(1f))]);
         byte[] bytes = File.ReadAllBytes(good);
         string cut = Path.Combine(_dir, "cut.safetensors");
         File.WriteAllBytes(cut, bytes[..^50]);

@@ -111,3 +111,25 @@ public unsafe class EmbeddingAndResidualTests
         FiniteDifference.Check(b, dB, Loss, "dB");
     }
 }
+
+public unsafe class NormsTests
+{
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(1023)]
+    [InlineData(65_537)]
+    [InlineData(300_001)]
+    public void SumOfSquaresMatchesReferenceAndIsExactlyRepeatable(int count)
+    {
+        float[] values = SharpGpt.TestSupport.TestArrays.Uniform(new SharpGpt.Tensors.Random.Rng((ulong)count), count);
+        double expected = SharpGpt.Tensors.Reference.ReferenceNorms.SumOfSquares(values);
+        fixed (float* p = values)
+        {
+            double actual = Norms.SumOfSquares(p, count);
+            // Float blocks of 1024 summed into double: relative error ~ 1024·2⁻²⁴ worst case, ~1e-6 in practice.
+            Assert.InRange(actual, expected * (1 - 1e-5) - 1e-12, expected * (1 + 1e-5) + 1e-12);
+            Assert.Equal(actual, Norms.SumOfSquares(p, count));
+        }
+    }
+}

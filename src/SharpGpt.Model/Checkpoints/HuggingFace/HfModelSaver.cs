@@ -20,24 +20,21 @@ public static class HfModelSaver
             foreach (HfPart part in mapping.Parts)
             {
                 ParameterTensor tensor = mapping.Tensor;
-                sources.Add(new SafetensorsTensorSource(part.Name, part.Shape, destination =>
+                sources.Add(new SafetensorsTensorSource(part.Name, part.Shape, (start, chunk) =>
                 {
                     ReadOnlySpan<float> values = model.Tensor(tensor.Name).Slice((int)part.Offset, (int)part.ElementCount);
-                    if (part.Transpose)
+                    if (!part.Transpose)
                     {
-                        // SharpGPT [out, in] → Conv1D [in, out]; part.Shape is the Conv1D shape.
-                        int rows = (int)part.Shape[0], cols = (int)part.Shape[1];
-                        for (int r = 0; r < rows; r++)
-                        {
-                            for (int c = 0; c < cols; c++)
-                            {
-                                destination[r * cols + c] = values[c * rows + r];
-                            }
-                        }
+                        values.Slice((int)start, chunk.Length).CopyTo(chunk);
+                        return;
                     }
-                    else
+                    // SharpGPT [out, in] → Conv1D [in, out]; part.Shape is the Conv1D shape [rows, cols].
+                    int rows = (int)part.Shape[0], cols = (int)part.Shape[1];
+                    for (int i = 0; i < chunk.Length; i++)
                     {
-                        values.CopyTo(destination);
+                        long index = start + i;
+                        int r = (int)(index / cols), c = (int)(index % cols);
+                        chunk[i] = values[c * rows + r];
                     }
                 }));
             }

@@ -5,19 +5,29 @@ using System.Text.Json;
 
 namespace SharpGpt.Model.Checkpoints.Safetensors;
 
-/// <summary>A tensor to write: its name, shape, and a callback that fills an fp32 buffer of its size.</summary>
-public sealed record SafetensorsTensorSource(string Name, long[] Shape, Action<Span<float>> Fill)
+/// <summary>
+/// A tensor to write: its name, shape, and a callback that fills elements [start, start + chunk.Length)
+/// in fp32, so that tensors of any size stream through a small buffer.
+/// </summary>
+public sealed record SafetensorsTensorSource(string Name, long[] Shape, Action<long, Span<float>> FillChunk)
 {
     public long ElementCount => Shape.Aggregate(1L, (a, b) => a * b);
+
+    /// <summary>A tensor whose values are all in an array (or any span source addressed by offset).</summary>
+    public static SafetensorsTensorSource FromArray(string name, long[] shape, float[] values) =>
+        new(name, shape, (start, chunk) => values.AsSpan((int)start, chunk.Length).CopyTo(chunk));
 }
 
 /// <summary>
-/// Writes safetensors files (F32, F16 or BF16), atomically. Tensors are streamed one at a time through
-/// a pooled buffer, so writing needs no second copy of the model. The header is padded with spaces to a
+/// Writes safetensors files (F32, F16 or BF16), atomically. Tensors are streamed in chunks through
+/// one pooled buffer, so writing needs no second copy of the model. The header is padded with spaces to a
 /// multiple of 8 bytes, as the reference implementation does, so the data section stays aligned.
 /// </summary>
 public static class SafetensorsWriter
 {
+    /// <summary>Elements converted and written per chunk (4 MiB of fp32).</summary>
+    private const int ChunkElements = 1 << 20;
+
     public static void Write(string path, IReadOnlyList<SafetensorsTensorSource> tensors, SafetensorsDType dtype = SafetensorsDType.F32,
         IReadOnlyDictionary<string, string>? metadata = null)
     {
@@ -33,23 +43,27 @@ public static class SafetensorsWriter
             System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
             stream.Write(length);
             stream.Write(header);
-            foreach (SafetensorsTensorSource tensor in tensors)
+            float[] values = ArrayPool<float>.Shared.Rent(ChunkElements);
+            byte[] bytes = ArrayPool<byte>.Shared.Rent(ChunkElements * elementSize);
+            try
             {
-                int count = checked((int)tensor.ElementCount);
-                float[] values = ArrayPool<float>.Shared.Rent(Math.Max(1, count));
-                byte[] bytes = ArrayPool<byte>.Shared.Rent(Math.Max(1, count * elementSize));
-                try
+                foreach (SafetensorsTensorSource tensor in tensors)
                 {
-                    Span<float> span = values.AsSpan(0, count);
-                    tensor.Fill(span);
-                    Encode(span, bytes.AsSpan(0, count * elementSize), dtype);
-                    stream.Write(bytes, 0, count * elementSize);
+                    long count = tensor.ElementCount;
+                    for (long start = 0; start < count; start += ChunkElements)
+                    {
+                        int n = (int)Math.Min(ChunkElements, count - start);
+                        Span<float> span = values.AsSpan(0, n);
+                        tensor.FillChunk(start, span);
+                        Encode(span, bytes.AsSpan(0, n * elementSize), dtype);
+                        stream.Write(bytes, 0, n * elementSize);
+                    }
                 }
-                finally
-                {
-                    ArrayPool<float>.Shared.Return(values);
-                    ArrayPool<byte>.Shared.Return(bytes);
-                }
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(values);
+                ArrayPool<byte>.Shared.Return(bytes);
             }
         });
     }
