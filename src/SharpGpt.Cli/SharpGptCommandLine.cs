@@ -23,6 +23,7 @@ public static class SharpGptCommandLine
         FineTuneCommand.Create(output),
         ExportCommand.Create(output),
         MergeAdapterCommand.Create(output),
+        EvalCommand.Create(output),
         BenchCommand.Create(output),
     };
 

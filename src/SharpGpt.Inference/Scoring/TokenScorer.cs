@@ -50,6 +50,61 @@ public static class TokenScorer
         return scores;
     }
 
+    /// <summary>One request of <see cref="ScoreNextBatch"/>: inputs appended to a slot and the targets to score.</summary>
+    public readonly record struct Request(int Slot, int[] Inputs, int[] Targets);
+
+    /// <summary>
+    /// Several <see cref="ScoreNext"/> requests for different slots, packed into as few batched steps as fit
+    /// (all the choices of a multiple-choice question go through the model together).
+    /// </summary>
+    public static TokenScore[][] ScoreNextBatch(InferenceSession session, IReadOnlyList<Request> requests)
+    {
+        var results = requests.Select(r => new TokenScore[r.Inputs.Length]).ToArray();
+        int[] done = new int[requests.Count];
+        var chunks = new List<SequenceChunk>();
+        var owners = new List<(int Request, int Start, int Length)>();
+        while (true)
+        {
+            chunks.Clear();
+            owners.Clear();
+            int budget = session.MaxTokensPerStep;
+            for (int r = 0; r < requests.Count && budget > 0; r++)
+            {
+                int remaining = requests[r].Inputs.Length - done[r];
+                if (remaining == 0)
+                {
+                    continue;
+                }
+                int length = Math.Min(remaining, budget);
+                chunks.Add(new SequenceChunk(requests[r].Slot, requests[r].Inputs.AsMemory(done[r], length), LogitsRequest.All));
+                owners.Add((r, done[r], length));
+                budget -= length;
+            }
+            if (chunks.Count == 0)
+            {
+                return results;
+            }
+            session.Step(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(chunks));
+            for (int c = 0; c < owners.Count; c++)
+            {
+                (int r, int start, int length) = owners[c];
+                int firstRow = session.FirstLogitRow(c);
+                for (int i = 0; i < length; i++)
+                {
+                    int target = requests[r].Targets[start + i];
+                    if (target < 0)
+                    {
+                        results[r][start + i] = new TokenScore(double.NaN, false);
+                        continue;
+                    }
+                    ReadOnlySpan<float> logits = session.Logits(firstRow + i);
+                    results[r][start + i] = new TokenScore(logits[target] - SoftmaxCrossEntropy.LogSumExp(logits), TokenSampler.ArgMax(logits) == target);
+                }
+                done[r] += length;
+            }
+        }
+    }
+
     /// <summary>
     /// Scores a whole sequence from scratch in <paramref name="slot"/>: element i is log P(tokens[i] | tokens[..i]),
     /// null for the first token, which has no context.
