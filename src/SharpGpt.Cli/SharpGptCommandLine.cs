@@ -24,6 +24,7 @@ public static class SharpGptCommandLine
         ExportCommand.Create(output),
         MergeAdapterCommand.Create(output),
         EvalCommand.Create(output),
+        ServeCommand.Create(output),
         BenchCommand.Create(output),
     };
 

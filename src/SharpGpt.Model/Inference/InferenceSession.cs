@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using SharpGpt.Tensors.Kernels;
+using SharpGpt.Tensors.Kernels.Gemm;
 using SharpGpt.Tensors.Memory;
 
 namespace SharpGpt.Model.Inference;
@@ -10,6 +11,8 @@ namespace SharpGpt.Model.Inference;
 /// the model as one batch of rows (so matmuls see every row at once), appends their keys and values to
 /// each slot's cache, and computes logits only for the rows that asked. Generation, scoring, the
 /// evaluation harness and the server's continuous batching all go through here, so they agree exactly.
+/// Every matmul takes the row-invariant path, so a row's logits are the same bits whichever other rows share
+/// its step: a request's output never depends on what else is being served.
 /// </summary>
 public sealed unsafe class InferenceSession : IDisposable
 {
@@ -139,7 +142,7 @@ public sealed unsafe class InferenceSession : IDisposable
         {
             LayerOffsets p = layout.Layers[l];
             LayerNorm.Forward(ln, null, null, x, Param(p.Ln1Weight), Param(p.Ln1Bias), rows, c, eps);
-            MatMul.Forward(qkv, ln, Param(p.QkvWeight), p.QkvBias >= 0 ? Param(p.QkvBias) : null, rows, c, 3 * c);
+            MatMul.Forward(qkv, ln, Param(p.QkvWeight), p.QkvBias >= 0 ? Param(p.QkvBias) : null, rows, c, 3 * c, GemmPath.RowInvariant);
             int capacity = _cache.Capacities[l];
             for (int r = 0; r < rows; r++)
             {
@@ -160,13 +163,13 @@ public sealed unsafe class InferenceSession : IDisposable
             }
             CachedAttention.Forward(_attentionRows, rows,
                 new AttentionShape(config.HeadCount, config.HeadDim, config.WindowOf(l), config.AttentionScaleOf(l)));
-            MatMul.Forward(tmp, atty, Param(p.AttnProjWeight), Param(p.AttnProjBias), rows, c, c);
+            MatMul.Forward(tmp, atty, Param(p.AttnProjWeight), Param(p.AttnProjBias), rows, c, c, GemmPath.RowInvariant);
             Residual.Forward(x, x, tmp, (long)rows * c);
 
             LayerNorm.Forward(ln, null, null, x, Param(p.Ln2Weight), Param(p.Ln2Bias), rows, c, eps);
-            MatMul.Forward(fch, ln, Param(p.FcWeight), Param(p.FcBias), rows, c, f);
+            MatMul.Forward(fch, ln, Param(p.FcWeight), Param(p.FcBias), rows, c, f, GemmPath.RowInvariant);
             Gelu.Forward(fch, fch, (long)rows * f);
-            MatMul.Forward(tmp, fch, Param(p.FcProjWeight), Param(p.FcProjBias), rows, f, c);
+            MatMul.Forward(tmp, fch, Param(p.FcProjWeight), Param(p.FcProjBias), rows, f, c, GemmPath.RowInvariant);
             Residual.Forward(x, x, tmp, (long)rows * c);
         }
 
@@ -178,7 +181,7 @@ public sealed unsafe class InferenceSession : IDisposable
                 Buffer.MemoryCopy(x + (long)_logitRows[j] * c, gathered + (long)j * c, c * sizeof(float), c * sizeof(float));
             }
             LayerNorm.Forward(ln, null, null, gathered, Param(layout.LnfWeight), Param(layout.LnfBias), _logitRowCount, c, eps);
-            MatMul.Forward(Work(_logits), ln, Param(layout.Wte), null, _logitRowCount, c, config.VocabSize);
+            MatMul.Forward(Work(_logits), ln, Param(layout.Wte), null, _logitRowCount, c, config.VocabSize, GemmPath.RowInvariant);
         }
         foreach (SequenceChunk chunk in chunks)
         {

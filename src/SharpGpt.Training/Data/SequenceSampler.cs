@@ -90,18 +90,23 @@ public sealed class SequenceSampler
         return order;
     }
 
-    /// <summary>The first <paramref name="count"/> windows in stream order (a fixed validation set).</summary>
+    /// <summary>
+    /// A fixed validation set: <paramref name="count"/> windows spread evenly over the whole split (not just its
+    /// start, which would over-represent whichever source was prepared first).
+    /// </summary>
     public static IEnumerable<(int[] Inputs, int[] Targets)> Sequential(TokenStream stream, int time, int batch, int count)
     {
         long available = (stream.Count - 1) / time;
+        int windows = (int)Math.Min(count, available);
         int[] buffer = new int[time + 1];
-        for (long start = 0; start < Math.Min(count, available); start += batch)
+        for (int start = 0; start < windows; start += batch)
         {
-            int rows = (int)Math.Min(batch, Math.Min(count, available) - start);
+            int rows = Math.Min(batch, windows - start);
             int[] inputs = new int[rows * time], targets = new int[rows * time];
             for (int r = 0; r < rows; r++)
             {
-                stream.Read((start + r) * time, buffer);
+                long window = (long)(start + r) * available / windows;
+                stream.Read(window * time, buffer);
                 buffer.AsSpan(0, time).CopyTo(inputs.AsSpan(r * time));
                 buffer.AsSpan(1, time).CopyTo(targets.AsSpan(r * time));
             }

@@ -52,6 +52,15 @@ public static unsafe class Gemm
             }
             return;
         }
+        if (path == GemmPath.RowInvariant)
+        {
+            if (a.ColStride != 1 || b.RowStride != 1)
+            {
+                throw new ArgumentException("The row-invariant path needs rows of A and columns of B contiguous (x·Wᵀ).");
+            }
+            SkinnyGemm.Multiply(m, n, k, a, b, c, ldc, accumulate);
+            return;
+        }
         if (path == GemmPath.Auto && SkinnyGemm.Applies(m, a, b))
         {
             SkinnyGemm.Multiply(m, n, k, a, b, c, ldc, accumulate);

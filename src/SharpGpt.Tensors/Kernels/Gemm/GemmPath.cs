@@ -13,6 +13,12 @@ public enum GemmPath
     Vector256,
     /// <summary>4×4 scalar tile, the portable fallback.</summary>
     Scalar,
+    /// <summary>
+    /// Dot-product tiles straight from x and W (x·Wᵀ layout only), for any number of rows: every element is
+    /// summed in the same order whatever the other rows are, so a row's result does not depend on the batch
+    /// it is computed in. Inference uses it, so a request's output never depends on what else is batched.
+    /// </summary>
+    RowInvariant,
 }
 
 internal static class GemmPathResolver
@@ -22,6 +28,7 @@ internal static class GemmPathResolver
         GemmPath.Auto when Vector512.IsHardwareAccelerated => GemmPath.Vector512,
         GemmPath.Auto when Vector256.IsHardwareAccelerated => GemmPath.Vector256,
         GemmPath.Auto => GemmPath.Scalar,
+        GemmPath.RowInvariant => throw new ArgumentException("RowInvariant is not a packed path."),
         _ => path,
     };
 

@@ -48,6 +48,19 @@ internal static unsafe class SkinnyGemm
         int j0 = task * ColumnsPerTask;
         int j1 = Math.Min(args.N, j0 + ColumnsPerTask);
         int j = j0;
+        if (!Vector512.IsHardwareAccelerated)
+        {
+            // Portable fallback: one dot product per element (still the same order for every batch shape).
+            for (int col = j0; col < j1; col++)
+            {
+                float* w = args.B + (long)col * args.Ldb;
+                for (int i = 0; i < args.M; i++)
+                {
+                    Write(ref args, i, col, TensorPrimitives.Dot(new ReadOnlySpan<float>(args.A + (long)i * args.Lda, args.K), new ReadOnlySpan<float>(w, args.K)));
+                }
+            }
+            return;
+        }
         for (; j + 4 <= j1; j += 4)
         {
             int i = 0;
