@@ -1,8 +1,22 @@
 #!/usr/bin/env bash
-# Runs SharpGPT's whole test suite on a machine that has only the .NET SDK: installs what the tests need,
-# builds, runs every test project, and ends with one line "N passed, N failed".
+# Runs SharpGPT's whole test suite on a machine that has only the .NET SDK: installs what the tests need
+# (OpenMPI for the distributed tests, Chromium for the demo-page test, the npm packages of the real-client
+# tests), builds, runs every test project, and ends with one line "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
+
+echo "== test dependencies"
+missing=()
+command -v mpirun >/dev/null 2>&1 || missing+=(openmpi-bin libopenmpi-dev)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
+  echo "installing ${missing[*]}"
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null \
+    || echo "warning: could not install ${missing[*]}; the tests that need them will fail"
+fi
+(cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error) || echo "warning: npm ci failed in tests/e2e"
 
 results=TestResults
 rm -rf "$results"

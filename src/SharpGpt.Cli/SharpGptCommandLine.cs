@@ -25,6 +25,9 @@ public static class SharpGptCommandLine
         MergeAdapterCommand.Create(output),
         EvalCommand.Create(output),
         ServeCommand.Create(output),
+        LoadTestCommand.Create(output),
+        InitCommand.Create(output),
+        PlanCommand.Create(output),
         BenchCommand.Create(output),
     };
 

@@ -65,5 +65,11 @@ public sealed unsafe class GptModel : IDisposable
         }
     }
 
+    /// <summary>
+    /// Frees the full parameter buffer for good (ZeRO stage 3 keeps only shards and gathers units on demand);
+    /// any later use of <see cref="Parameters"/> fails.
+    /// </summary>
+    public void ReleaseParameters() => Parameters.Dispose();
+
     public void Dispose() => Parameters.Dispose();
 }

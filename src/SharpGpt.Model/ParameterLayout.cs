@@ -78,6 +78,11 @@ public sealed class ParameterLayout
 
         Layers = layers;
         Tensors = tensors;
+        // Units: the embeddings, each block, the final LayerNorm; each a contiguous range (ZeRO-3 gathers per unit).
+        var units = new List<(long, long)> { (0, layers[0].Start) };
+        units.AddRange(layers.Select(l => (l.Start, l.End)));
+        units.Add((layers[^1].End, offset));
+        Units = units;
         TotalFloats = offset;
         ParameterCount = tensors.Sum(t => t.Length);
         _byName = tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
@@ -102,6 +107,34 @@ public sealed class ParameterLayout
 
     /// <summary>Trainable parameters (the lm_head is tied to wte and not counted twice).</summary>
     public long ParameterCount { get; }
+
+    /// <summary>
+    /// Contiguous ranges that training touches as a whole: unit 0 holds wte and wpe, unit l + 1 is block l, and
+    /// the last unit is the final LayerNorm. ZeRO shards and gathers by unit.
+    /// </summary>
+    public IReadOnlyList<(long Start, long End)> Units { get; }
+
+    /// <summary>The unit of block <paramref name="layer"/>.</summary>
+    public static int UnitOfLayer(int layer) => layer + 1;
+
+    /// <summary>Index of the unit containing <paramref name="offset"/>.</summary>
+    public int UnitOf(long offset)
+    {
+        int lo = 0, hi = Units.Count - 1;
+        while (lo < hi)
+        {
+            int mid = (lo + hi + 1) / 2;
+            if (Units[mid].Start <= offset)
+            {
+                lo = mid;
+            }
+            else
+            {
+                hi = mid - 1;
+            }
+        }
+        return lo;
+    }
 
     public ParameterTensor this[string name] =>
         _byName.TryGetValue(name, out ParameterTensor? tensor)

@@ -1,11 +1,11 @@
 using System.Diagnostics;
-using System.Text.Json.Nodes;
 using SharpGpt.Model;
 using SharpGpt.Model.Lora;
 using SharpGpt.Model.Training;
 using SharpGpt.Tensors.Memory;
 using SharpGpt.Training.Checkpoints;
 using SharpGpt.Training.Data;
+using SharpGpt.Training.Distributed;
 using SharpGpt.Training.Metrics;
 using SharpGpt.Training.Optimization;
 
@@ -14,55 +14,63 @@ namespace SharpGpt.Training;
 /// <summary>
 /// The training loop with the GPT-3 recipe: gradient accumulation to the target batch (optionally ramped),
 /// global-norm clipping, AdamW with decay on matrices, warm-up + cosine schedule; periodic validation,
-/// metrics, plots and atomic checkpoints that resume bit-identically. With a LoRA adapter attached it
-/// trains only the adapter.
+/// metrics, plots and atomic checkpoints that resume bit-identically. Data-parallel over MPI ranks with ZeRO
+/// stages 0–3 (one process is one rank). With a LoRA adapter attached it trains only the adapter.
 /// </summary>
 public sealed class Trainer : IDisposable
 {
-    private const string WeightsFile = "model.safetensors";
-    private const string OptimizerFile = "optimizer.safetensors";
+    private const string AdapterFile = "adapter.safetensors";
+    private const string AdapterOptimizerFile = "adapter-optimizer.safetensors";
 
     private readonly GptModel _model;
     private readonly ITrainingData _data;
     private readonly TrainerOptions _options;
     private readonly LoraAdapter? _lora;
+    private readonly ICommunicator _comm;
     private readonly TrainingGraph _graph;
-    private readonly AdamWOptimizer _optimizer;
+    private readonly ZeroEngine? _zero;
+    private readonly AdamWOptimizer? _loraOptimizer;
     private readonly CheckpointDirectory _checkpoints;
 
-    public Trainer(GptModel model, ITrainingData data, TrainerOptions options, LoraAdapter? lora = null)
+    public Trainer(GptModel model, ITrainingData data, TrainerOptions options, LoraAdapter? lora = null, ICommunicator? communicator = null, int zeroStage = 0)
     {
         options.Validate();
         _model = model;
         _data = data;
         _options = options;
         _lora = lora;
-        _graph = new TrainingGraph(model, data.MicroBatchSize, data.MaxTime);
+        _comm = communicator ?? new SingleProcessCommunicator();
         if (lora != null)
         {
+            if (_comm.Size > 1)
+            {
+                throw new SharpGptException("LoRA fine-tuning runs on one process.");
+            }
+            _graph = new TrainingGraph(model, data.MicroBatchSize, data.MaxTime);
             _graph.AttachLora(lora);
-            _optimizer = new AdamWOptimizer(lora.Tensors, lora.TotalFloats, options.Adam);
+            _loraOptimizer = new AdamWOptimizer(lora.Tensors, lora.TotalFloats, options.Adam);
         }
         else
         {
-            _optimizer = new AdamWOptimizer(model.Layout.Tensors, model.Layout.TotalFloats, options.Adam);
+            _zero = new ZeroEngine(model, _comm, zeroStage, options.Adam);
+            _graph = new TrainingGraph(model, data.MicroBatchSize, data.MaxTime, _zero);
         }
         _checkpoints = new CheckpointDirectory(Path.Combine(options.OutputDirectory, "checkpoints"), options.KeepCheckpoints);
     }
 
     public CheckpointDirectory Checkpoints => _checkpoints;
 
+    /// <summary>The ZeRO engine (absent for LoRA): its per-rank byte counts are what the memory test measures.</summary>
+    public ZeroEngine? Zero => _zero;
+
     /// <summary>Bytes held for activations and scratch.</summary>
     public long ActivationBytes => _graph.ActivationBytes;
 
-    /// <summary>The buffer being trained: the model's parameters, or the adapter's.</summary>
-    private NativeBuffer Trainable => _lora?.Parameters ?? _model.Parameters;
-
-    private NativeBuffer TrainableGradients => _lora != null ? _graph.LoraGradients! : _graph.Gradients;
+    private bool IsLeader => _comm.Rank == 0;
 
     /// <summary>
-    /// Runs until <see cref="TrainerOptions.Steps"/>, early stopping or cancellation (Ctrl-C), which finishes
-    /// the current step and writes a checkpoint. With <paramref name="resume"/>, continues from that checkpoint.
+    /// Runs until <see cref="TrainerOptions.Steps"/>, early stopping or cancellation (Ctrl-C), which finishes the
+    /// current step on every rank and writes a checkpoint. With <paramref name="resume"/>, continues from that checkpoint.
     /// </summary>
     public TrainingResult Run(CancellationToken cancellation = default, IProgress<TrainingProgress>? progress = null, string? resume = null)
     {
@@ -72,19 +80,20 @@ public sealed class Trainer : IDisposable
         double bestValidation = state?.BestValidationLoss ?? double.PositiveInfinity;
         int bestStep = state?.BestStep ?? -1;
         double elapsedBefore = state?.ElapsedSeconds ?? 0;
+        double lastLoss = state?.LastLoss ?? double.NaN;
         int evaluationsWithoutImprovement = 0;
         var losses = new List<double>();
         string? lastCheckpoint = resume;
         bool interrupted = false, stoppedEarly = false;
         LearningRateSchedule schedule = _options.Schedule;
         var clock = Stopwatch.StartNew();
-        long tokensPerMicroBatch = (long)_data.MicroBatchSize * _data.MaxTime;
-        using var metrics = new MetricsLog(_options.OutputDirectory, state?.Step);
-        double lastLoss = state?.LastLoss ?? double.NaN;
+        long tokensPerMicroBatch = (long)_data.MicroBatchSize * _data.MaxTime * _comm.Size;
+        using MetricsLog? metrics = IsLeader ? new MetricsLog(_options.OutputDirectory, state?.Step) : null;
 
         while (step < _options.Steps)
         {
-            if (cancellation.IsCancellationRequested)
+            // Every rank stops at the same step: a stop requested on any rank (Ctrl-C) stops all.
+            if (_comm.AllReduceSum(cancellation.IsCancellationRequested ? 1 : 0) > 0)
             {
                 interrupted = true;
                 break;
@@ -92,18 +101,19 @@ public sealed class Trainer : IDisposable
             var stepClock = Stopwatch.StartNew();
             int microBatches = _options.Ramp.MicroBatches(tokensSeen, _options.AccumulationSteps, tokensPerMicroBatch);
             MicroBatch[] batches = Enumerable.Range(0, microBatches).Select(_ => _data.Next()).ToArray();
-            int counted = batches.Sum(b => b.CountedTargets);
-            _graph.ZeroGradients();
+            double counted = _comm.AllReduceSum(batches.Sum(b => b.CountedTargets));
+            ZeroGradients();
             double lossSum = 0;
             foreach (MicroBatch batch in batches)
             {
                 float loss = _graph.Forward(batch.Inputs, batch.Targets, batch.Batch, batch.Time);
                 lossSum += (double)loss * _graph.CountedTargets;
-                // Every counted token weighs 1/(tokens in the whole step), so accumulation equals one big batch.
-                _graph.Backward(counted == 0 ? 0f : 1f / counted);
+                // Every counted token of the global step weighs 1/(all counted tokens), so accumulation and data
+                // parallelism both equal one big batch.
+                _graph.Backward(counted == 0 ? 0f : (float)(1.0 / counted));
             }
-            double stepLoss = counted == 0 ? 0 : lossSum / counted;
-            double norm = AdamWOptimizer.GlobalNorm(TrainableGradients);
+            double stepLoss = counted == 0 ? 0 : _comm.AllReduceSum(lossSum) / counted;
+            double norm = _zero?.FinishGradients() ?? AdamWOptimizer.GlobalNorm(_graph.LoraGradients!);
             if (!double.IsFinite(stepLoss) || !double.IsFinite(norm))
             {
                 throw new TrainingDivergedException(
@@ -111,14 +121,21 @@ public sealed class Trainer : IDisposable
                     $"training stopped without applying it. The last good checkpoint is {_checkpoints.Latest ?? "(none yet)"}.");
             }
             double learningRate = schedule.At(step);
-            _optimizer.Step(Trainable, TrainableGradients, learningRate, norm);
+            if (_zero != null)
+            {
+                _zero.OptimizerStep(learningRate, norm);
+            }
+            else
+            {
+                _loraOptimizer!.Step(_lora!.Parameters, _graph.LoraGradients!, learningRate, norm);
+            }
             step++;
-            long stepTokens = batches.Sum(b => (long)b.Batch * b.Time);
+            long stepTokens = batches.Sum(b => (long)b.Batch * b.Time) * _comm.Size;
             tokensSeen += stepTokens;
             losses.Add(stepLoss);
             lastLoss = stepLoss;
             double tokensPerSecond = stepTokens / stepClock.Elapsed.TotalSeconds;
-            metrics.Write(new MetricsRecord
+            metrics?.Write(new MetricsRecord
             {
                 Step = step, Loss = stepLoss, LearningRate = learningRate, GradientNorm = norm, BatchTokens = stepTokens,
                 Tokens = tokensSeen, TokensPerSecond = tokensPerSecond, ElapsedSeconds = elapsedBefore + clock.Elapsed.TotalSeconds,
@@ -130,7 +147,7 @@ public sealed class Trainer : IDisposable
             if (evaluate && Evaluate() is double v)
             {
                 validation = v;
-                metrics.Write(new MetricsRecord
+                metrics?.Write(new MetricsRecord
                 {
                     Step = step, Tokens = tokensSeen, ElapsedSeconds = elapsedBefore + clock.Elapsed.TotalSeconds,
                     ValidationLoss = v, ValidationPerplexity = Math.Exp(v),
@@ -146,15 +163,20 @@ public sealed class Trainer : IDisposable
                 {
                     stoppedEarly = true;
                 }
-                LossPlot.Save(Path.Combine(_options.OutputDirectory, "loss.png"), metrics.Records, _options.RunName);
+                if (metrics != null)
+                {
+                    LossPlot.Save(Path.Combine(_options.OutputDirectory, "loss.png"), metrics.Records, _options.RunName);
+                }
             }
             double elapsed = clock.Elapsed.TotalSeconds;
             double perStep = elapsed / Math.Max(1, losses.Count);
-            progress?.Report(new TrainingProgress(step, _options.Steps, stepLoss, learningRate, tokensPerSecond,
-                TimeSpan.FromSeconds(elapsedBefore + elapsed), TimeSpan.FromSeconds(perStep * (_options.Steps - step)), validation));
+            if (IsLeader)
+            {
+                progress?.Report(new TrainingProgress(step, _options.Steps, stepLoss, learningRate, tokensPerSecond,
+                    TimeSpan.FromSeconds(elapsedBefore + elapsed), TimeSpan.FromSeconds(perStep * (_options.Steps - step)), validation));
+            }
 
-            bool checkpointDue = step == _options.Steps || stoppedEarly || isBest || cancellation.IsCancellationRequested
-                || (_options.CheckpointInterval > 0 && step % _options.CheckpointInterval == 0);
+            bool checkpointDue = step == _options.Steps || stoppedEarly || isBest || (_options.CheckpointInterval > 0 && step % _options.CheckpointInterval == 0);
             if (checkpointDue)
             {
                 lastCheckpoint = SaveCheckpoint(step, tokensSeen, bestValidation, bestStep, elapsedBefore + clock.Elapsed.TotalSeconds, lastLoss, isBest);
@@ -164,18 +186,24 @@ public sealed class Trainer : IDisposable
                 break;
             }
         }
-        if (interrupted && (lastCheckpoint == null || _checkpoints.Latest == null || !lastCheckpoint.EndsWith(CheckpointDirectory.NameOf(step), StringComparison.Ordinal)))
+        if (interrupted && (lastCheckpoint == null || !lastCheckpoint.EndsWith(CheckpointDirectory.NameOf(step), StringComparison.Ordinal)))
         {
             lastCheckpoint = SaveCheckpoint(step, tokensSeen, bestValidation, bestStep, elapsedBefore + clock.Elapsed.TotalSeconds, lastLoss, false);
         }
-        if (metrics.Records.Count > 0)
+        if (metrics != null && metrics.Records.Count > 0)
         {
             LossPlot.Save(Path.Combine(_options.OutputDirectory, "loss.png"), metrics.Records, _options.RunName);
         }
         return new TrainingResult(step, losses, bestValidation, bestStep, interrupted, stoppedEarly, lastCheckpoint);
     }
 
-    /// <summary>Mean cross-entropy over the validation set, or null when there is none.</summary>
+    private void ZeroGradients()
+    {
+        _graph.ZeroGradients();
+        _zero?.ZeroGradients();
+    }
+
+    /// <summary>Mean cross-entropy over the validation set, or null when there is none (every rank runs it in step).</summary>
     public double? Evaluate()
     {
         double sum = 0;
@@ -189,6 +217,7 @@ public sealed class Trainer : IDisposable
         return counted == 0 ? null : sum / counted;
     }
 
+    /// <summary>Every rank writes its part into one temporary folder, which rank 0 then commits atomically.</summary>
     private string SaveCheckpoint(int step, long tokensSeen, double bestValidation, int bestStep, double elapsed, double lastLoss, bool isBest)
     {
         var state = new TrainingState
@@ -198,18 +227,40 @@ public sealed class Trainer : IDisposable
             ElapsedSeconds = elapsed,
             Data = _data.SavePosition(),
             Config = TrainingState.ConfigNode(_model.Config),
-            Options = TrainingState.ToNode(new { _options.RunName, _options.Steps, _options.Seed, Lora = _lora?.Settings }),
+            Options = TrainingState.ToNode(new { _options.RunName, _options.Steps, _options.Seed, Lora = _lora?.Settings, Ranks = _comm.Size, Stage = _zero?.Stage }),
             BestValidationLoss = bestValidation,
             BestStep = bestStep,
-            OptimizerSteps = _optimizer.StepCount,
+            OptimizerSteps = _zero?.StepCount ?? _loraOptimizer!.StepCount,
             LastLoss = lastLoss,
         };
-        return _checkpoints.Save(step, directory =>
+        string temporary = _comm.Broadcast(IsLeader ? _checkpoints.Begin(step) : "", 0);
+        try
         {
-            FlatBufferFile.Write(Path.Combine(directory, WeightsFile), [(_lora != null ? "adapter" : "parameters", Trainable)]);
-            FlatBufferFile.Write(Path.Combine(directory, OptimizerFile), [("m", _optimizer.M), ("v", _optimizer.V)]);
-            state.Save(directory);
-        }, isBest);
+            if (_zero != null)
+            {
+                _zero.Save(temporary);
+            }
+            else
+            {
+                FlatBufferFile.Write(Path.Combine(temporary, AdapterFile), [("adapter", _lora!.Parameters)]);
+                FlatBufferFile.Write(Path.Combine(temporary, AdapterOptimizerFile), [("m", _loraOptimizer!.M), ("v", _loraOptimizer.V)]);
+            }
+            if (IsLeader)
+            {
+                state.Save(temporary);
+            }
+        }
+        catch
+        {
+            if (IsLeader)
+            {
+                CheckpointDirectory.Abandon(temporary);
+            }
+            throw;
+        }
+        _comm.Barrier();
+        string final = IsLeader ? _checkpoints.Commit(step, temporary, isBest) : "";
+        return _comm.Broadcast(final, 0);
     }
 
     private TrainingState Restore(string directory)
@@ -220,21 +271,43 @@ public sealed class Trainer : IDisposable
         {
             throw new SharpGptException($"{directory}: the checkpoint is for a different model architecture.");
         }
-        FlatBufferFile.Read(Path.Combine(directory, WeightsFile), _lora != null ? "adapter" : "parameters", Trainable);
-        FlatBufferFile.Read(Path.Combine(directory, OptimizerFile), "m", _optimizer.M);
-        FlatBufferFile.Read(Path.Combine(directory, OptimizerFile), "v", _optimizer.V);
-        _optimizer.StepCount = state.OptimizerSteps;
+        if (_zero != null)
+        {
+            _zero.Load(directory);
+        }
+        else
+        {
+            FlatBufferFile.Read(Path.Combine(directory, AdapterFile), "adapter", _lora!.Parameters);
+            FlatBufferFile.Read(Path.Combine(directory, AdapterOptimizerFile), "m", _loraOptimizer!.M);
+            FlatBufferFile.Read(Path.Combine(directory, AdapterOptimizerFile), "v", _loraOptimizer.V);
+            _loraOptimizer.StepCount = state.OptimizerSteps;
+        }
         _data.RestorePosition(state.Data);
         return state;
     }
 
-    /// <summary>Loads only the weights of a checkpoint into a model (for export).</summary>
-    public static void LoadWeights(string checkpoint, GptModel model) =>
-        FlatBufferFile.Read(Path.Combine(checkpoint, WeightsFile), "parameters", model.Parameters);
+    /// <summary>Loads the full weights of a checkpoint (any rank count or stage) into a model, for export.</summary>
+    public static void LoadWeights(string checkpoint, GptModel model)
+    {
+        if (File.Exists(Path.Combine(checkpoint, ZeroEngine.ManifestFile)))
+        {
+            ZeroEngine.LoadParameters(checkpoint, model);
+        }
+        else
+        {
+            // Checkpoints written before ZeRO support: one flat "parameters" tensor.
+            FlatBufferFile.Read(Path.Combine(checkpoint, "model.safetensors"), "parameters", model.Parameters);
+        }
+    }
+
+    /// <summary>Loads a LoRA checkpoint's adapter weights.</summary>
+    public static void LoadAdapter(string checkpoint, LoraAdapter adapter) =>
+        FlatBufferFile.Read(Path.Combine(checkpoint, AdapterFile), "adapter", adapter.Parameters);
 
     public void Dispose()
     {
         _graph.Dispose();
-        _optimizer.Dispose();
+        _zero?.Dispose();
+        _loraOptimizer?.Dispose();
     }
 }

@@ -84,7 +84,7 @@ internal static class FineTuneCommand
             {
                 if (adapter != null)
                 {
-                    FlatBufferFile.Read(Path.Combine(best, "model.safetensors"), "adapter", adapter.Parameters);
+                    Trainer.LoadAdapter(best, adapter);
                 }
                 else
                 {

@@ -6,6 +6,7 @@ using SharpGpt.Tensors.Random;
 using SharpGpt.Training;
 using SharpGpt.Training.Checkpoints;
 using SharpGpt.Training.Data;
+using SharpGpt.Training.Distributed;
 using SharpGpt.Training.Optimization;
 
 namespace SharpGpt.Cli.Commands;
@@ -37,11 +38,13 @@ internal static class TrainCommand
         var seed = new Option<ulong>("--seed") { Description = "Seed for initialisation and data order", DefaultValueFactory = _ => 1 };
         var resume = new Option<bool>("--resume") { Description = "Continue from the latest checkpoint in --out" };
         var dtype = new Option<string>("--export-dtype") { Description = "Storage type of the exported model: f32, f16 or bf16", DefaultValueFactory = _ => "f32" };
+        var zero = new Option<int>("--zero") { Description = "ZeRO stage for data parallelism under mpirun: 0 (all-reduce), 1 (shard Adam moments), 2 (+ gradients), 3 (+ parameters)" };
+        var collectiveTimeout = new Option<double>("--collective-timeout") { Description = "Seconds a rank waits in one collective before it stops the job (a peer died)", DefaultValueFactory = _ => 300 };
         var threads = CommonOptions.Threads();
         var command = new Command("train", "Pretrain a GPT from scratch (GPT-3 recipe: AdamW, warm-up + cosine, clipping, accumulation).")
         {
             preset, config, data, outDir, steps, batch, seq, batchTokens, lr, warmup, decay, weightDecay, clip, rampTokens, rampStart,
-            evalInterval, evalSequences, checkpointInterval, keep, seed, resume, dtype, threads,
+            evalInterval, evalSequences, checkpointInterval, keep, seed, resume, dtype, zero, collectiveTimeout, threads,
         };
         command.SetAction((parse, cancellation) =>
         {
@@ -75,12 +78,21 @@ internal static class TrainCommand
                 Seed = parse.GetValue(seed),
                 RunName = modelConfig.Name,
             };
+            int stage = parse.GetValue(zero);
+            if (stage is < 0 or > 3)
+            {
+                throw new ArgumentException("--zero must be 0, 1, 2 or 3.");
+            }
+            using ICommunicator comm = MpiCommunicator.Create(TimeSpan.FromSeconds(parse.GetValue(collectiveTimeout)));
+            bool leader = comm.Rank == 0;
+            TextWriter console = leader ? output : TextWriter.Null;
+            MemoryCheck.Require(modelConfig, micro, time, comm.Size, stage);
             using var dataset = TokenDataset.Open(parse.GetValue(data)!);
             if (dataset.Manifest.VocabSize > modelConfig.VocabSize)
             {
                 throw new ArgumentException($"the data uses a vocabulary of {dataset.Manifest.VocabSize}, larger than the model's {modelConfig.VocabSize}.");
             }
-            var trainingData = new PretrainingData(dataset, micro, time, options.Seed, parse.GetValue(evalSequences));
+            var trainingData = new PretrainingData(dataset, micro, time, options.Seed, parse.GetValue(evalSequences), comm.Rank, comm.Size);
             using var model = new GptModel(modelConfig);
             model.InitializeGpt2(new Rng(options.Seed));
             string? resumeFrom = null;
@@ -89,16 +101,34 @@ internal static class TrainCommand
                 resumeFrom = new CheckpointDirectory(Path.Combine(output_, "checkpoints")).Latest
                     ?? throw new ArgumentException($"--resume: no checkpoint in {output_}/checkpoints.");
             }
-            using var trainer = new Trainer(model, trainingData, options);
-            output.WriteLine($"training {modelConfig.Name}: {model.Layout.ParameterCount:N0} parameters, batch {micro}×{time}×{accumulation} = {micro * time * accumulation:N0} tokens/step, " +
-                $"{options.Steps} steps, {dataset.Manifest.Train.Tokens:N0} training tokens ({trainingData.SequencesPerEpoch:N0} sequences/epoch)" +
+            using var trainer = new Trainer(model, trainingData, options, communicator: comm, zeroStage: stage);
+            RankReport.Write(output_, comm, trainer.Zero!);
+            console.WriteLine($"training {modelConfig.Name}: {model.Layout.ParameterCount:N0} parameters, " +
+                $"batch {comm.Size}×{micro}×{time}×{accumulation} = {(long)comm.Size * micro * time * accumulation:N0} tokens/step" +
+                (comm.Size > 1 ? $" on {comm.Size} ranks with ZeRO stage {stage}" : "") +
+                $", {options.Steps} steps, {dataset.Manifest.Train.Tokens:N0} training tokens ({trainingData.SequencesPerEpoch:N0} sequences/epoch)" +
                 (resumeFrom != null ? $", resuming from {resumeFrom}" : ""));
             using var interrupt = new InterruptHandler(cancellation);
-            TrainingResult result = trainer.Run(interrupt.Token, new ConsoleProgress(output), resumeFrom);
+            TrainingResult result = trainer.Run(interrupt.Token, new ConsoleProgress(console), resumeFrom);
             string exported = Path.Combine(output_, "model");
-            HfModelSaver.Save(model, exported, Gpt2Tokenizer.Default, ExportCommand.ParseDType(parse.GetValue(dtype)!));
-            output.WriteLine($"{(result.Interrupted ? "stopped" : "done")} at step {result.Step}; best validation loss {result.BestValidationLoss:F4} (step {result.BestStep}); " +
+            if (stage == 3)
+            {
+                // Parameters are sharded: rebuild them from the final checkpoint for the export.
+                comm.Barrier();
+                if (leader)
+                {
+                    using var full = new GptModel(modelConfig);
+                    Trainer.LoadWeights(result.LastCheckpoint!, full);
+                    HfModelSaver.Save(full, exported, Gpt2Tokenizer.Default, ExportCommand.ParseDType(parse.GetValue(dtype)!));
+                }
+            }
+            else if (leader)
+            {
+                HfModelSaver.Save(model, exported, Gpt2Tokenizer.Default, ExportCommand.ParseDType(parse.GetValue(dtype)!));
+            }
+            console.WriteLine($"{(result.Interrupted ? "stopped" : "done")} at step {result.Step}; best validation loss {result.BestValidationLoss:F4} (step {result.BestStep}); " +
                 $"checkpoint {result.LastCheckpoint}; model exported to {exported}");
+            comm.Barrier();
             return Task.FromResult(0);
         });
         return command;

@@ -34,7 +34,8 @@ public sealed unsafe class TrainingGraph : IDisposable
     // Backward scratch.
     private readonly long _dRes, _dTmp, _dQkv, _dFch, _dFchGelu;
 
-    public TrainingGraph(GptModel model, int maxBatch, int maxTime)
+    /// <param name="storage">Where parameters and gradients live; null keeps them in full buffers (<see cref="Gradients"/>).</param>
+    public TrainingGraph(GptModel model, int maxBatch, int maxTime, IParameterStorage? storage = null)
     {
         GptConfig config = model.Config;
         if (maxBatch < 1 || maxTime < 1 || maxTime > config.ContextLength)
@@ -73,7 +74,15 @@ public sealed unsafe class TrainingGraph : IDisposable
         _dFch = plan.Reserve(bt * f);
         _dFchGelu = plan.Reserve(bt * f);
         _activations = new NativeBuffer(plan.TotalFloats);
-        Gradients = new NativeBuffer(model.Layout.TotalFloats);
+        if (storage == null)
+        {
+            _gradients = new NativeBuffer(model.Layout.TotalFloats);
+            storage = new FullParameterStorage(model, _gradients);
+        }
+        _storage = storage;
+        int units = model.Layout.Units.Count;
+        _paramBases = new nint[units];
+        _gradBases = new nint[units];
         _tokens = (int*)NativeMemory.AllocZeroed((nuint)bt, sizeof(int));
         _targets = (int*)NativeMemory.AllocZeroed((nuint)bt, sizeof(int));
         _positions = (int*)NativeMemory.AllocZeroed((nuint)bt, sizeof(int));
@@ -85,8 +94,26 @@ public sealed unsafe class TrainingGraph : IDisposable
 
     public int MaxTime { get; }
 
-    /// <summary>∂loss/∂parameters, accumulated over Backward calls until <see cref="ZeroGradients"/>.</summary>
-    public NativeBuffer Gradients { get; }
+    private readonly NativeBuffer? _gradients;
+    private readonly IParameterStorage _storage;
+    private readonly nint[] _paramBases;
+    private readonly nint[] _gradBases;
+
+    /// <summary>
+    /// ∂loss/∂parameters, accumulated over Backward calls until <see cref="ZeroGradients"/> (full storage only;
+    /// with a custom <see cref="IParameterStorage"/> the gradients live there).
+    /// </summary>
+    public NativeBuffer Gradients => _gradients ?? throw new InvalidOperationException("The gradients live in the custom parameter storage.");
+
+    /// <summary>Activation bytes a graph of this shape allocates (exact, without allocating): for planning.</summary>
+    public static long ActivationBytesFor(GptConfig config, int maxBatch, int maxTime)
+    {
+        long bt = (long)maxBatch * maxTime;
+        long c = config.EmbeddingSize, f = config.FeedForwardSize, layers = config.LayerCount;
+        long perLayer = bt * c * 5 + bt * 4 + bt * 3 * c + (long)maxBatch * config.HeadCount * maxTime * maxTime + bt * f * 2;
+        long floats = bt * c * (1 + 2 + 2) + bt * 2 + bt * config.VocabSize + bt + bt * 3 * c + bt * f * 2 + layers * perLayer;
+        return floats * sizeof(float);
+    }
 
     /// <summary>Bytes of activation and scratch memory.</summary>
     public long ActivationBytes => _activations.ByteLength;
@@ -130,7 +157,7 @@ public sealed unsafe class TrainingGraph : IDisposable
 
     public void ZeroGradients()
     {
-        Gradients.Clear();
+        _gradients?.Clear();
         LoraGradients?.Clear();
     }
 
@@ -209,15 +236,26 @@ public sealed unsafe class TrainingGraph : IDisposable
         float* logits = Activation(_logits);
 
         // Loss → logits → lm_head (tied to wte) → final LayerNorm.
+        int lastUnit = layout.Units.Count - 1;
         SoftmaxCrossEntropy.Backward(logits, logits, _targets, weight, bt, v);
+        Acquire(0);
+        AcquireGradients(0);
         MatMul.Backward(dTmp, BaseGrad(layout.Wte), null, logits, Activation(_lnf), Param(layout.Wte), bt, c, v);
+        Release(0);
         float* lastResidual = Activation(_res3[config.LayerCount - 1]);
+        Acquire(lastUnit);
+        AcquireGradients(lastUnit);
         LayerNorm.Backward(dRes, BaseGrad(layout.LnfWeight), BaseGrad(layout.LnfBias), dTmp, lastResidual, Param(layout.LnfWeight),
             Activation(_lnfMean), Activation(_lnfRstd), bt, c);
+        GradientsReady(lastUnit);
+        Release(lastUnit);
 
         for (int l = config.LayerCount - 1; l >= 0; l--)
         {
             LayerOffsets p = layout.Layers[l];
+            int unit = ParameterLayout.UnitOfLayer(l);
+            Acquire(unit);
+            AcquireGradients(unit);
             float* residualIn = l == 0 ? Activation(_encoded) : Activation(_res3[l - 1]);
 
             // MLP: res3 = res2 + proj(gelu(fc(ln2(res2)))); dRes is ∂L/∂res3.
@@ -233,11 +271,14 @@ public sealed unsafe class TrainingGraph : IDisposable
             LinearBackward(l, LoraTarget.Qkv, dTmp, p.QkvWeight, p.QkvBias, dQkv, Activation(_ln1[l]), bt, c, 3 * c);
             LayerNorm.Backward(dRes, BaseGrad(p.Ln1Weight), BaseGrad(p.Ln1Bias), dTmp, residualIn, Param(p.Ln1Weight),
                 Activation(_ln1Mean[l]), Activation(_ln1Rstd[l]), bt, c, accumulate: true);
+            GradientsReady(unit);
+            Release(unit);
         }
         if (!BaseFrozen)
         {
             Embedding.Backward(Grad(layout.Wte), Grad(layout.Wpe), dRes, _tokens, _positions, bt, c);
         }
+        GradientsReady(0);
     }
 
     private void Prepare(ReadOnlySpan<int> tokens, int batch, int time)
@@ -272,10 +313,14 @@ public sealed unsafe class TrainingGraph : IDisposable
         float eps = config.LayerNormEpsilon;
         float* projOut = Activation(_projOut);
 
+        int lastUnit = layout.Units.Count - 1;
+        Acquire(0);
         Embedding.Forward(Activation(_encoded), _tokens, _positions, Param(layout.Wte), Param(layout.Wpe), bt, c);
+        Release(0);
         for (int l = 0; l < config.LayerCount; l++)
         {
             LayerOffsets p = layout.Layers[l];
+            Acquire(ParameterLayout.UnitOfLayer(l));
             float* residualIn = l == 0 ? Activation(_encoded) : Activation(_res3[l - 1]);
             float* ln1 = Activation(_ln1[l]), qkv = Activation(_qkv[l]), atty = Activation(_atty[l]);
             float* res2 = Activation(_res2[l]), ln2 = Activation(_ln2[l]), fch = Activation(_fch[l]), fchGelu = Activation(_fchGelu[l]);
@@ -291,11 +336,41 @@ public sealed unsafe class TrainingGraph : IDisposable
             Gelu.Forward(fchGelu, fch, (long)bt * f);
             LinearForward(l, LoraTarget.MlpDown, projOut, fchGelu, Param(p.FcProjWeight), Param(p.FcProjBias), bt, f, c);
             Residual.Forward(Activation(_res3[l]), res2, projOut, (long)bt * c);
+            Release(ParameterLayout.UnitOfLayer(l));
         }
         float* lnf = Activation(_lnf);
+        Acquire(lastUnit);
         LayerNorm.Forward(lnf, Activation(_lnfMean), Activation(_lnfRstd), Activation(_res3[config.LayerCount - 1]),
             Param(layout.LnfWeight), Param(layout.LnfBias), bt, c, eps);
+        Release(lastUnit);
+        Acquire(0);
         MatMul.Forward(Activation(_logits), lnf, Param(layout.Wte), null, bt, c, config.VocabSize);
+        Release(0);
+    }
+
+    private void Acquire(int unit) => _paramBases[unit] = (nint)_storage.AcquireParameters(unit);
+
+    private void Release(int unit)
+    {
+        _storage.ReleaseParameters(unit);
+        _paramBases[unit] = 0;
+    }
+
+    private void AcquireGradients(int unit)
+    {
+        if (!BaseFrozen)
+        {
+            _gradBases[unit] = (nint)_storage.AcquireGradients(unit);
+        }
+    }
+
+    private void GradientsReady(int unit)
+    {
+        if (!BaseFrozen)
+        {
+            _storage.GradientsReady(unit);
+            _gradBases[unit] = 0;
+        }
     }
 
     /// <summary>output = input·Wᵀ + b, plus scale·(input·Aᵀ)·Bᵀ when the layer carries an adapter.</summary>
@@ -349,9 +424,18 @@ public sealed unsafe class TrainingGraph : IDisposable
 
     private float* Activation(long offset) => _activations.Pointer + offset;
 
-    private float* Param(long offset) => _model.Parameters.Pointer + offset;
+    /// <summary>A parameter of an acquired unit (offsets are global; the unit may live anywhere).</summary>
+    private float* Param(long offset)
+    {
+        int unit = _model.Layout.UnitOf(offset);
+        return (float*)_paramBases[unit] + (offset - _model.Layout.Units[unit].Start);
+    }
 
-    private float* Grad(long offset) => Gradients.Pointer + offset;
+    private float* Grad(long offset)
+    {
+        int unit = _model.Layout.UnitOf(offset);
+        return (float*)_gradBases[unit] + (offset - _model.Layout.Units[unit].Start);
+    }
 
     private bool _disposed;
 
@@ -363,7 +447,7 @@ public sealed unsafe class TrainingGraph : IDisposable
         }
         _disposed = true;
         _activations.Dispose();
-        Gradients.Dispose();
+        _gradients?.Dispose();
         LoraGradients?.Dispose();
         _loraSaved?.Dispose();
         _loraScratch?.Dispose();

@@ -59,24 +59,39 @@ public sealed class CheckpointDirectory
     /// </summary>
     public string Save(int step, Action<string> write, bool isBest = false)
     {
-        Directory.CreateDirectory(Root);
-        RemoveTemporaryFolders();
-        string name = NameOf(step);
-        string temporary = Path.Combine(Root, $"{TemporaryPrefix}{name}-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(temporary);
+        string temporary = Begin(step);
         try
         {
             write(temporary);
         }
         catch (Exception ex)
         {
-            TryDelete(temporary);
+            Abandon(temporary);
             if (ex is IOException io && (io.HResult & 0xFFFF) is 28 or 112)
             {
                 throw new CheckpointException($"{Root}: the disk is full; the checkpoint of step {step} was not written and the previous one is intact.", ex);
             }
             throw;
         }
+        return Commit(step, temporary, isBest);
+    }
+
+    /// <summary>Creates the hidden folder a checkpoint is written into (with several ranks, each writes its part).</summary>
+    public string Begin(int step)
+    {
+        Directory.CreateDirectory(Root);
+        RemoveTemporaryFolders();
+        string temporary = Path.Combine(Root, $"{TemporaryPrefix}{NameOf(step)}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(temporary);
+        return temporary;
+    }
+
+    public static void Abandon(string temporary) => TryDelete(temporary);
+
+    /// <summary>Makes a fully written temporary folder the step's checkpoint and the latest (and maybe best) one.</summary>
+    public string Commit(int step, string temporary, bool isBest)
+    {
+        string name = NameOf(step);
         string final = Path.Combine(Root, name);
         if (Directory.Exists(final))
         {

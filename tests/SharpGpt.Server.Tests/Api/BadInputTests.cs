@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using SharpGpt.TestSupport;
 using Xunit;
 
 namespace SharpGpt.Server.Tests.Api;

@@ -5,6 +5,7 @@ using SharpGpt.Inference;
 using SharpGpt.Inference.Scoring;
 using SharpGpt.Model.Inference;
 using SharpGpt.Model.Tokenization;
+using SharpGpt.TestSupport;
 using Xunit;
 
 namespace SharpGpt.Server.Tests.Api;

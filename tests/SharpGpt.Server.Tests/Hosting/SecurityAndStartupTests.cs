@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using SharpGpt.Model;
 using SharpGpt.Server.Hosting;
+using SharpGpt.TestSupport;
 using Xunit;
 
 namespace SharpGpt.Server.Tests.Hosting;

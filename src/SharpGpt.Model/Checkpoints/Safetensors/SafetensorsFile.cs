@@ -222,31 +222,41 @@ public sealed unsafe class SafetensorsFile : IDisposable
     /// <summary>Converts a float tensor to fp32 into <paramref name="destination"/> (its element count must match).</summary>
     public void ReadFloat32(SafetensorsEntry entry, Span<float> destination)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        if (!SafetensorsDTypes.IsFloat(entry.DType))
-        {
-            throw new CheckpointException($"{Path}: tensor '{entry.Name}' has dtype {SafetensorsDTypes.Name(entry.DType)}; SharpGPT reads F32, F16 and BF16.");
-        }
         if (destination.Length != entry.ElementCount)
         {
             throw new CheckpointException($"{Path}: tensor '{entry.Name}' has {entry.ElementCount} elements, expected {destination.Length}.");
         }
-        byte* source = _base + _dataStart + entry.Begin;
-        const int chunk = 1 << 20;
-        for (long start = 0; start < destination.Length; start += chunk)
+        ReadFloat32(entry, 0, destination);
+    }
+
+    /// <summary>Elements [start, start + destination.Length) of a float tensor, as fp32 (re-sharding reads slices).</summary>
+    public void ReadFloat32(SafetensorsEntry entry, long start, Span<float> destination)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (start < 0 || start + destination.Length > entry.ElementCount)
         {
-            int n = (int)Math.Min(chunk, destination.Length - start);
-            Span<float> target = destination.Slice((int)start, n);
+            throw new CheckpointException($"{Path}: elements [{start}, {start + destination.Length}) are outside tensor '{entry.Name}' ({entry.ElementCount}).");
+        }
+        if (!SafetensorsDTypes.IsFloat(entry.DType))
+        {
+            throw new CheckpointException($"{Path}: tensor '{entry.Name}' has dtype {SafetensorsDTypes.Name(entry.DType)}; SharpGPT reads F32, F16 and BF16.");
+        }
+        byte* source = _base + _dataStart + entry.Begin + start * SafetensorsDTypes.SizeOf(entry.DType);
+        const int chunk = 1 << 20;
+        for (long done = 0; done < destination.Length; done += chunk)
+        {
+            int n = (int)Math.Min(chunk, destination.Length - done);
+            Span<float> target = destination.Slice((int)done, n);
             switch (entry.DType)
             {
                 case SafetensorsDType.F32:
-                    new ReadOnlySpan<float>((float*)source + start, n).CopyTo(target);
+                    new ReadOnlySpan<float>((float*)source + done, n).CopyTo(target);
                     break;
                 case SafetensorsDType.F16:
-                    TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>((Half*)source + start, n), target);
+                    TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>((Half*)source + done, n), target);
                     break;
                 default:
-                    ushort* bf16 = (ushort*)source + start;
+                    ushort* bf16 = (ushort*)source + done;
                     for (int i = 0; i < n; i++)
                     {
                         target[i] = BitConverter.Int32BitsToSingle(bf16[i] << 16);

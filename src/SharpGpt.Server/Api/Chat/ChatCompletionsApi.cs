@@ -28,7 +28,7 @@ public static class ChatCompletionsApi
         RequestReader r = await RequestReader.ReadAsync(context.Request, scope.Options.MaxRequestBodyBytes, context.RequestAborted);
         r.RejectUnsupported("tools", "functions", "tool_choice", "function_call", "response_format", "audio", "modalities", "prediction");
         ServedModel model = scope.Model(r.String("model") ?? scope.Models.Single?.Id ?? throw ApiError.BadRequest("You must provide a model parameter.", "model"));
-        IReadOnlyList<ChatMessage> messages = ChatTemplate.Parse(r.Get("messages"));
+        IReadOnlyList<ChatTurn> messages = ChatTemplate.Parse(r.Get("messages"));
         int n = r.Integer("n", 1, 128) ?? 1;
         bool stream = r.Bool("stream", false);
         bool includeUsage = stream && r.Get("stream_options") is { } so && new RequestReader(so).Bool("include_usage", false);

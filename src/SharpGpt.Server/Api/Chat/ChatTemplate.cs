@@ -1,43 +1,25 @@
 using System.Text;
 using System.Text.Json;
+using SharpGpt.Inference.Generation;
 using SharpGpt.Server.Errors;
 
 namespace SharpGpt.Server.Api.Chat;
 
-/// <summary>One chat message.</summary>
-public sealed record ChatMessage(string Role, string Content);
-
-/// <summary>
-/// The plain-text chat template for base GPT models (they have no chat tokens): system text first, then
-/// "User: …" and "Assistant: …" lines, ending with "Assistant:" for the model to continue. Generation stops
-/// when the model starts the next "User:" turn.
-/// </summary>
+/// <summary>Parses the messages of a chat request; rendering is <see cref="ChatPrompt"/>'s job.</summary>
 public static class ChatTemplate
 {
-    public static readonly string[] TurnStops = ["\nUser:", "\nSystem:"];
+    public static readonly IReadOnlyList<string> TurnStops = ChatPrompt.TurnStops;
 
-    public static string Render(IReadOnlyList<ChatMessage> messages)
-    {
-        var text = new StringBuilder();
-        foreach (ChatMessage message in messages.Where(m => m.Role is "system" or "developer"))
-        {
-            text.Append(message.Content.Trim()).Append("\n\n");
-        }
-        foreach (ChatMessage message in messages.Where(m => m.Role is "user" or "assistant"))
-        {
-            text.Append(message.Role == "user" ? "User: " : "Assistant: ").Append(message.Content.Trim()).Append('\n');
-        }
-        return text.Append("Assistant:").ToString();
-    }
+    public static string Render(IReadOnlyList<ChatTurn> messages) => ChatPrompt.Render(messages);
 
     /// <summary>messages: [{role, content}] where content is a string or text parts.</summary>
-    public static IReadOnlyList<ChatMessage> Parse(JsonElement? messages)
+    public static IReadOnlyList<ChatTurn> Parse(JsonElement? messages)
     {
         if (messages is not JsonElement array || array.ValueKind != JsonValueKind.Array || array.GetArrayLength() == 0)
         {
             throw ApiError.BadRequest("'messages' must be a non-empty array.", "messages");
         }
-        var result = new List<ChatMessage>();
+        var result = new List<ChatTurn>();
         int i = 0;
         foreach (JsonElement message in array.EnumerateArray())
         {
@@ -51,7 +33,7 @@ public static class ChatTemplate
             {
                 throw ApiError.BadRequest($"{param}.role '{name}' is not supported (use system, user or assistant).", param + ".role");
             }
-            result.Add(new ChatMessage(name, Content(message, param)));
+            result.Add(new ChatTurn(name, Content(message, param)));
         }
         if (!result.Any(m => m.Role == "user"))
         {

@@ -3,7 +3,7 @@ using SharpGpt.Model.Checkpoints.HuggingFace;
 using SharpGpt.Model.Tokenization;
 using SharpGpt.Tensors.Random;
 
-namespace SharpGpt.Server.Tests;
+namespace SharpGpt.TestSupport;
 
 /// <summary>
 /// A small random GPT with the GPT-2 vocabulary, saved once per test run in the Hugging Face layout with the
@@ -19,7 +19,7 @@ public static class TinyModel
 
     private static string Create()
     {
-        string directory = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"sharpgpt-server-tiny-{Environment.ProcessId}");
+        string directory = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"sharpgpt-tiny-{Environment.ProcessId}");
         var config = new GptConfig
         {
             Name = "tiny", Family = ModelFamily.GptNeo, VocabSize = 50257, ContextLength = Context, EmbeddingSize = 32, LayerCount = 2, HeadCount = 2,
