@@ -28,6 +28,7 @@ public static class SharpGptCommandLine
         LoadTestCommand.Create(output),
         InitCommand.Create(output),
         PlanCommand.Create(output),
+        PerplexityCommand.Create(output),
         BenchCommand.Create(output),
     };
 

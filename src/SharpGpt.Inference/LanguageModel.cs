@@ -71,7 +71,7 @@ public sealed class LanguageModel : IDisposable
     /// merges the LoRA adapter into the weights. A directory that is itself an adapter loads the base model
     /// recorded in it.
     /// </summary>
-    public static LanguageModel LoadOrDefault(string? directory, string? adapter = null)
+    public static LanguageModel LoadOrDefault(string? directory, string? adapter = null, Tensors.Kernels.Quantized.QuantizationKind? quantize = null)
     {
         if (directory != null && LoraAdapter.IsAdapterDirectory(directory))
         {
@@ -96,8 +96,21 @@ public sealed class LanguageModel : IDisposable
                 throw;
             }
         }
+        if (quantize is { } kind)
+        {
+            model.Model.Quantize(kind);
+        }
         return model;
     }
+
+    /// <summary>Parses a --quantize value: int8 or q4 (also int4); null or "none" means fp32.</summary>
+    public static Tensors.Kernels.Quantized.QuantizationKind? ParseQuantization(string? text) => text?.ToLowerInvariant() switch
+    {
+        null or "" or "none" or "fp32" or "f32" => null,
+        "int8" or "q8" or "q8_0" => Tensors.Kernels.Quantized.QuantizationKind.Int8,
+        "q4" or "int4" or "q4_0" => Tensors.Kernels.Quantized.QuantizationKind.Int4,
+        _ => throw new SharpGptException($"unknown quantization '{text}' (use int8 or q4)."),
+    };
 
     private static LanguageModel LoadDefault()
     {

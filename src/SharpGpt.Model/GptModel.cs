@@ -71,5 +71,19 @@ public sealed unsafe class GptModel : IDisposable
     /// </summary>
     public void ReleaseParameters() => Parameters.Dispose();
 
-    public void Dispose() => Parameters.Dispose();
+    /// <summary>Quantized matrices for inference, when <see cref="Quantize"/> was called.</summary>
+    public Inference.QuantizedWeights? Quantized { get; private set; }
+
+    /// <summary>Quantizes the matrices for inference (the fp32 weights are kept for everything else).</summary>
+    public void Quantize(Tensors.Kernels.Quantized.QuantizationKind kind)
+    {
+        Quantized?.Dispose();
+        Quantized = Inference.QuantizedWeights.Create(this, kind);
+    }
+
+    public void Dispose()
+    {
+        Parameters.Dispose();
+        Quantized?.Dispose();
+    }
 }

@@ -4,6 +4,7 @@ using SharpGpt.Model.Inference;
 using SharpGpt.Model.Training;
 using SharpGpt.Tensors.Kernels;
 using SharpGpt.Tensors.Kernels.Gemm;
+using SharpGpt.Tensors.Kernels.Quantized;
 using SharpGpt.Tensors.Memory;
 using SharpGpt.Tensors.Random;
 using SharpGpt.Tensors.Threading;
@@ -48,6 +49,11 @@ internal sealed unsafe class EngineBenchmark
         yield return Training(model, batch, time);
         yield return Prefill(model, promptLength);
         yield return Decode(model, decodeTokens);
+        foreach (QuantizationKind kind in Enum.GetValues<QuantizationKind>())
+        {
+            model.Quantize(kind);
+            yield return Decode(model, decodeTokens, kind);
+        }
         yield return new BenchResult("peak memory", PeakMemory.Bytes() / (1024.0 * 1024 * 1024), "GiB", "peak resident set of this process (VmHWM)");
     }
 
@@ -103,7 +109,7 @@ internal sealed unsafe class EngineBenchmark
         return new BenchResult($"prefill ({promptLength}-token prompt)", tokensPerSecond, "tokens/s", $"{seconds * 1000:F0} ms, logits of the last position");
     }
 
-    private BenchResult Decode(GptModel model, int tokens)
+    private BenchResult Decode(GptModel model, int tokens, QuantizationKind? kind = null)
     {
         int context = Math.Min(_config.ContextLength, tokens + 32);
         using var session = new InferenceSession(model, slots: 1, maxTokensPerStep: 16, maxContext: context);
@@ -122,10 +128,11 @@ internal sealed unsafe class EngineBenchmark
             return timer.Elapsed.TotalSeconds;
         });
         double tokensPerSecond = tokens / seconds;
-        double bandwidth = model.Layout.ParameterCount * 4.0 * tokensPerSecond / 1e9;
-        _log($"decode: {tokensPerSecond:F1} tokens/s");
-        return new BenchResult("decode (1 stream, fp32, KV cache)", tokensPerSecond, "tokens/s",
-            $"{1000 / tokensPerSecond:F1} ms/token, ≈{bandwidth:F0} GB/s of weights streamed");
+        double bytes = model.Quantized?.ByteLength ?? model.Layout.ParameterCount * 4.0;
+        string name = kind?.ToString().ToLowerInvariant() ?? "fp32";
+        _log($"decode {name}: {tokensPerSecond:F1} tokens/s");
+        return new BenchResult($"decode (1 stream, {name} weights, KV cache)", tokensPerSecond, "tokens/s",
+            $"{1000 / tokensPerSecond:F1} ms/token, ≈{bytes * tokensPerSecond / 1e9:F0} GB/s of weights streamed");
     }
 
     private static int Sampling(ReadOnlySpan<float> logits) => Inference.Sampling.TokenSampler.ArgMax(logits);

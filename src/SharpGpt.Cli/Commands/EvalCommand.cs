@@ -13,6 +13,7 @@ internal static class EvalCommand
     {
         var model = CommonOptions.Model();
         var adapter = CommonOptions.Adapter();
+        var quantize = CommonOptions.Quantize();
         var task = new Option<string[]>("--task", "-t")
         {
             Description = $"Built-in task ({string.Join(", ", TaskCatalog.Names)}, or 'all') or a task JSONL file; repeatable",
@@ -29,7 +30,7 @@ internal static class EvalCommand
         var threads = CommonOptions.Threads();
         var command = new Command("eval", "Evaluate zero-, one- and few-shot performance on benchmark tasks, as in the GPT-3 paper.")
         {
-            model, adapter, task, data, train, shots, limit, seed, format, outFile, threads,
+            model, adapter, quantize, task, data, train, shots, limit, seed, format, outFile, threads,
         };
         command.SetAction((parse, cancellation) =>
         {
@@ -52,7 +53,7 @@ internal static class EvalCommand
             }
             var tasks = names.Select(n => TaskCatalog.Load(n, parse.GetValue(data), parse.GetValue(train))).ToList();
             var options = new EvalOptions { Shots = shotCounts, Limit = parse.GetValue(limit), Seed = parse.GetValue(seed), Format = evalFormat };
-            using LanguageModel language = LanguageModel.LoadOrDefault(parse.GetValue(model), parse.GetValue(adapter));
+            using LanguageModel language = LanguageModel.LoadOrDefault(parse.GetValue(model), parse.GetValue(adapter), LanguageModel.ParseQuantization(parse.GetValue(quantize)));
             using var runner = new EvalRunner(language);
             foreach (LoadedTask t in tasks)
             {

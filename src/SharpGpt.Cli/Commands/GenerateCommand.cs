@@ -13,6 +13,7 @@ internal static class GenerateCommand
     {
         var model = CommonOptions.Model();
         var adapter = CommonOptions.Adapter();
+        var quantize = CommonOptions.Quantize();
         var prompt = new Option<string?>("--prompt") { Description = "Prompt text" };
         var promptIds = new Option<string?>("--prompt-ids") { Description = "Prompt as comma-separated token ids (for models without a tokenizer)" };
         var maxTokens = new Option<int>("--max-tokens", "-n") { Description = "Tokens to generate", DefaultValueFactory = _ => 100 };
@@ -29,7 +30,7 @@ internal static class GenerateCommand
         var threads = CommonOptions.Threads();
         var command = new Command("generate", "Generate text from a prompt, streaming tokens as they come.")
         {
-            model, adapter, prompt, promptIds, maxTokens, greedy, temperature, topK, topP, presence, frequency, seed, stop, ignoreEos, showIds, threads,
+            model, adapter, quantize, prompt, promptIds, maxTokens, greedy, temperature, topK, topP, presence, frequency, seed, stop, ignoreEos, showIds, threads,
         };
         command.SetAction((parse, cancellation) =>
         {
@@ -69,7 +70,7 @@ internal static class GenerateCommand
                 StopAtEndOfText = !parse.GetValue(ignoreEos),
                 Sampling = sampling,
             };
-            using LanguageModel language = LanguageModel.LoadOrDefault(parse.GetValue(model), parse.GetValue(adapter));
+            using LanguageModel language = LanguageModel.LoadOrDefault(parse.GetValue(model), parse.GetValue(adapter), LanguageModel.ParseQuantization(parse.GetValue(quantize)));
             foreach (string warning in language.Warnings)
             {
                 Console.Error.WriteLine($"warning: {warning}");

@@ -14,11 +14,12 @@ internal static class ScoreCommand
     {
         var model = CommonOptions.Model();
         var adapter = CommonOptions.Adapter();
+        var quantize = CommonOptions.Quantize();
         var text = new Option<string?>("--text") { Description = "Text to score" };
         var ids = new Option<string?>("--ids") { Description = "Token ids to score (comma-separated)" };
         var json = new Option<bool>("--json") { Description = "Print JSON: tokens, token_ids, logprobs (null first), total_logprob" };
         var threads = CommonOptions.Threads();
-        var command = new Command("score", "Score a text: log P(token | tokens before it) for every token.") { model, adapter, text, ids, json, threads };
+        var command = new Command("score", "Score a text: log P(token | tokens before it) for every token.") { model, adapter, quantize, text, ids, json, threads };
         command.SetAction(parse =>
         {
             CommonOptions.ApplyThreads(parse, threads);
@@ -26,7 +27,7 @@ internal static class ScoreCommand
             {
                 throw new ArgumentException("give exactly one of --text or --ids.");
             }
-            using LanguageModel language = LanguageModel.LoadOrDefault(parse.GetValue(model), parse.GetValue(adapter));
+            using LanguageModel language = LanguageModel.LoadOrDefault(parse.GetValue(model), parse.GetValue(adapter), LanguageModel.ParseQuantization(parse.GetValue(quantize)));
             int[] tokens = parse.GetValue(ids) is string idText ? CommonOptions.ParseIds(idText) : language.RequireTokenizer().Encode(parse.GetValue(text)!);
             ScoreReport report = Score(language, tokens);
             if (parse.GetValue(json))

@@ -13,6 +13,7 @@ internal static class ServeCommand
     {
         var models = new Option<string[]>("--model", "-m") { Description = "Model folder, or ID=DIR; repeat to serve several (default: the built-in model)" };
         var adapter = CommonOptions.Adapter();
+        var quantize = CommonOptions.Quantize();
         var urls = new Option<string>("--urls") { Description = "Addresses to listen on", DefaultValueFactory = _ => ServerApp.DefaultUrls };
         var maxBatch = new Option<int>("--max-batch") { Description = "Sequences decoded together (KV slots) per model", DefaultValueFactory = _ => 8 };
         var maxContext = new Option<int?>("--max-context") { Description = "Positions per sequence (default: the model's context)" };
@@ -26,7 +27,7 @@ internal static class ServeCommand
         var threads = CommonOptions.Threads();
         var command = new Command("serve", "Serve models over an OpenAI-compatible API (Completions, Chat) with continuous batching, plus a demo page at /.")
         {
-            models, adapter, urls, maxBatch, maxContext, stepTokens, queue, timeout, keys, cors, maxBody, memory, threads,
+            models, adapter, quantize, urls, maxBatch, maxContext, stepTokens, queue, timeout, keys, cors, maxBody, memory, threads,
         };
         command.SetAction(async (parse, cancellation) =>
         {
@@ -34,6 +35,7 @@ internal static class ServeCommand
             {
                 ["urls"] = parse.GetValue(urls),
                 ["SharpGpt:Adapter"] = parse.GetValue(adapter),
+                ["SharpGpt:Quantize"] = parse.GetValue(quantize),
                 ["SharpGpt:MaxBatch"] = parse.GetValue(maxBatch).ToString(CultureInfo.InvariantCulture),
                 ["SharpGpt:MaxContext"] = parse.GetValue(maxContext)?.ToString(CultureInfo.InvariantCulture),
                 ["SharpGpt:MaxTokensPerStep"] = parse.GetValue(stepTokens).ToString(CultureInfo.InvariantCulture),

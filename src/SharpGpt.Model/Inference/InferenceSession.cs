@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using SharpGpt.Tensors.Kernels;
 using SharpGpt.Tensors.Kernels.Gemm;
+using SharpGpt.Tensors.Kernels.Quantized;
 using SharpGpt.Tensors.Memory;
 
 namespace SharpGpt.Model.Inference;
@@ -142,7 +143,8 @@ public sealed unsafe class InferenceSession : IDisposable
         {
             LayerOffsets p = layout.Layers[l];
             LayerNorm.Forward(ln, null, null, x, Param(p.Ln1Weight), Param(p.Ln1Bias), rows, c, eps);
-            MatMul.Forward(qkv, ln, Param(p.QkvWeight), p.QkvBias >= 0 ? Param(p.QkvBias) : null, rows, c, 3 * c, GemmPath.RowInvariant);
+            QuantizedBlock? q = _model.Quantized?.Blocks[l];
+            Linear(qkv, ln, q?.Qkv, p.QkvWeight, p.QkvBias, rows, c, 3 * c);
             int capacity = _cache.Capacities[l];
             for (int r = 0; r < rows; r++)
             {
@@ -163,13 +165,13 @@ public sealed unsafe class InferenceSession : IDisposable
             }
             CachedAttention.Forward(_attentionRows, rows,
                 new AttentionShape(config.HeadCount, config.HeadDim, config.WindowOf(l), config.AttentionScaleOf(l)));
-            MatMul.Forward(tmp, atty, Param(p.AttnProjWeight), Param(p.AttnProjBias), rows, c, c, GemmPath.RowInvariant);
+            Linear(tmp, atty, q?.AttentionOutput, p.AttnProjWeight, p.AttnProjBias, rows, c, c);
             Residual.Forward(x, x, tmp, (long)rows * c);
 
             LayerNorm.Forward(ln, null, null, x, Param(p.Ln2Weight), Param(p.Ln2Bias), rows, c, eps);
-            MatMul.Forward(fch, ln, Param(p.FcWeight), Param(p.FcBias), rows, c, f, GemmPath.RowInvariant);
+            Linear(fch, ln, q?.MlpUp, p.FcWeight, p.FcBias, rows, c, f);
             Gelu.Forward(fch, fch, (long)rows * f);
-            MatMul.Forward(tmp, fch, Param(p.FcProjWeight), Param(p.FcProjBias), rows, f, c, GemmPath.RowInvariant);
+            Linear(tmp, fch, q?.MlpDown, p.FcProjWeight, p.FcProjBias, rows, f, c);
             Residual.Forward(x, x, tmp, (long)rows * c);
         }
 
@@ -181,13 +183,27 @@ public sealed unsafe class InferenceSession : IDisposable
                 Buffer.MemoryCopy(x + (long)_logitRows[j] * c, gathered + (long)j * c, c * sizeof(float), c * sizeof(float));
             }
             LayerNorm.Forward(ln, null, null, gathered, Param(layout.LnfWeight), Param(layout.LnfBias), _logitRowCount, c, eps);
-            MatMul.Forward(Work(_logits), ln, Param(layout.Wte), null, _logitRowCount, c, config.VocabSize, GemmPath.RowInvariant);
+            Linear(Work(_logits), ln, _model.Quantized?.Head, layout.Wte, -1, _logitRowCount, c, config.VocabSize);
         }
         foreach (SequenceChunk chunk in chunks)
         {
             _lengths[chunk.Slot] += chunk.Tokens.Length;
         }
         return _logitRowCount;
+    }
+
+    /// <summary>x·Wᵀ + b through the quantized matrix when the model has one, else the row-invariant fp32 path.</summary>
+    private void Linear(float* output, float* input, QuantizedMatrix? quantized, long weight, long bias, int rows, int inDim, int outDim)
+    {
+        float* b = bias >= 0 ? Param(bias) : null;
+        if (quantized != null)
+        {
+            QuantizedMatMul.Forward(output, input, quantized, b, rows);
+        }
+        else
+        {
+            MatMul.Forward(output, input, Param(weight), b, rows, inDim, outDim, GemmPath.RowInvariant);
+        }
     }
 
     /// <summary>First logit row of chunk <paramref name="chunkIndex"/> in the last step (−1 if it asked for none).</summary>

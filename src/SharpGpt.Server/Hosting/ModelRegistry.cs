@@ -38,7 +38,7 @@ public sealed class ModelRegistry : IDisposable
         {
             foreach ((string? id, string? path) in specs)
             {
-                LanguageModel model = LanguageModel.LoadOrDefault(path, o.Adapter);
+                LanguageModel model = LanguageModel.LoadOrDefault(path, o.Adapter, LanguageModel.ParseQuantization(o.Quantize));
                 try
                 {
                     string name = id ?? (path == null ? "sharpgpt-default" : model.Name) + (o.Adapter != null ? "+" + Path.GetFileName(Path.TrimEndingDirectorySeparator(o.Adapter)) : "");

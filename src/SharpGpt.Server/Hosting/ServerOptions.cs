@@ -50,6 +50,9 @@ public sealed class ServerOptions
     [Range(1, 1L << 30)]
     public long? MemoryBudgetMiB { get; set; }
 
+    /// <summary>Quantize the served models' matrices at load time: "int8" or "q4" (none by default).</summary>
+    public string? Quantize { get; set; }
+
     /// <summary>Worker threads for the compute engine.</summary>
     [Range(1, 1024)]
     public int? Threads { get; set; }

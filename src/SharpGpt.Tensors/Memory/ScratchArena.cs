@@ -14,6 +14,7 @@ internal static unsafe class ScratchArena
     public const int AttentionRow = 3;
     public const int AttentionRowGrad = 4;
     public const int LayerNormRow = 5;
+    public const int QuantizedActivations = 6;
 
     [ThreadStatic] private static NativeBuffer?[]? t_slots;
 

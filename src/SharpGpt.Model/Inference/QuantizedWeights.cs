@@ -1,0 +1,61 @@
+using SharpGpt.Tensors.Kernels.Quantized;
+
+namespace SharpGpt.Model.Inference;
+
+/// <summary>The four matrices of one block, quantized.</summary>
+public sealed record QuantizedBlock(QuantizedMatrix Qkv, QuantizedMatrix AttentionOutput, QuantizedMatrix MlpUp, QuantizedMatrix MlpDown);
+
+/// <summary>
+/// Quantized copies of a model's matrices for inference (quantized when the model is loaded): every block's
+/// q/k/v, attention output and MLP matrices, and the tied output head. Embeddings, LayerNorms and biases stay
+/// fp32. Decoding then streams about a quarter (int8) or a seventh (int4) of the fp32 bytes per token.
+/// </summary>
+public sealed unsafe class QuantizedWeights : IDisposable
+{
+    private QuantizedWeights(QuantizationKind kind, QuantizedMatrix head, QuantizedBlock[] blocks)
+    {
+        Kind = kind;
+        Head = head;
+        Blocks = blocks;
+    }
+
+    public QuantizationKind Kind { get; }
+
+    /// <summary>The output head (the tied token embedding) [V, C].</summary>
+    public QuantizedMatrix Head { get; }
+
+    public IReadOnlyList<QuantizedBlock> Blocks { get; }
+
+    /// <summary>Bytes of all quantized matrices (what a decode step streams for matmuls).</summary>
+    public long ByteLength => Head.ByteLength + Blocks.Sum(b => b.Qkv.ByteLength + b.AttentionOutput.ByteLength + b.MlpUp.ByteLength + b.MlpDown.ByteLength);
+
+    public static QuantizedWeights Create(GptModel model, QuantizationKind kind)
+    {
+        GptConfig config = model.Config;
+        int c = config.EmbeddingSize, f = config.FeedForwardSize;
+        float* p = model.Parameters.Pointer;
+        var blocks = new QuantizedBlock[config.LayerCount];
+        for (int l = 0; l < config.LayerCount; l++)
+        {
+            LayerOffsets o = model.Layout.Layers[l];
+            blocks[l] = new QuantizedBlock(
+                QuantizedMatrix.Quantize(p + o.QkvWeight, 3 * c, c, kind),
+                QuantizedMatrix.Quantize(p + o.AttnProjWeight, c, c, kind),
+                QuantizedMatrix.Quantize(p + o.FcWeight, f, c, kind),
+                QuantizedMatrix.Quantize(p + o.FcProjWeight, c, f, kind));
+        }
+        return new QuantizedWeights(kind, QuantizedMatrix.Quantize(p + model.Layout.Wte, config.VocabSize, c, kind), blocks);
+    }
+
+    public void Dispose()
+    {
+        Head.Dispose();
+        foreach (QuantizedBlock block in Blocks)
+        {
+            block.Qkv.Dispose();
+            block.AttentionOutput.Dispose();
+            block.MlpUp.Dispose();
+            block.MlpDown.Dispose();
+        }
+    }
+}

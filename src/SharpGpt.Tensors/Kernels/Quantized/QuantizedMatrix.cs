@@ -1,0 +1,130 @@
+using SharpGpt.Tensors.Memory;
+
+namespace SharpGpt.Tensors.Kernels.Quantized;
+
+/// <summary>Weight formats for quantized inference.</summary>
+public enum QuantizationKind
+{
+    /// <summary>8-bit symmetric per group of 32 (like ggml's q8_0, with an fp32 scale): 1.125 bytes per weight.</summary>
+    Int8,
+    /// <summary>4-bit symmetric per group of 32 (values −8…7, like q4_0, fp32 scale): 0.625 bytes per weight.</summary>
+    Int4,
+}
+
+/// <summary>
+/// A weight matrix W [N, K] (rows = outputs, x·Wᵀ layout) quantized per row in groups of 32 along K:
+/// w ≈ scale_g · q with q = round(w / scale_g), scale_g = max|w_g| / qmax. Each group also stores
+/// scale_g · Σq, which the integer dot product needs (see <see cref="QuantizedMatMul"/>). K is padded to a
+/// multiple of 32 with zeros.
+/// </summary>
+public sealed unsafe class QuantizedMatrix : IDisposable
+{
+    public const int GroupSize = 32;
+
+    private readonly NativeBuffer _data;
+    private readonly NativeBuffer _scales;
+    private readonly NativeBuffer _corrections;
+
+    private QuantizedMatrix(QuantizationKind kind, int rows, int columns)
+    {
+        Kind = kind;
+        Rows = rows;
+        Columns = columns;
+        Groups = (columns + GroupSize - 1) / GroupSize;
+        long bytes = (long)rows * Groups * BytesPerGroup;
+        _data = new NativeBuffer((bytes + 3) / 4);
+        _scales = new NativeBuffer((long)rows * Groups);
+        _corrections = new NativeBuffer((long)rows * Groups);
+    }
+
+    public QuantizationKind Kind { get; }
+
+    public int Rows { get; }
+
+    public int Columns { get; }
+
+    public int Groups { get; }
+
+    public int BytesPerGroup => Kind == QuantizationKind.Int8 ? GroupSize : GroupSize / 2;
+
+    /// <summary>Bytes streamed per matrix-vector product (weights, scales and corrections).</summary>
+    public long ByteLength => (long)Rows * Groups * (BytesPerGroup + 8);
+
+    /// <summary>Group g of row r: 32 signed bytes (int8), or 16 bytes holding w[i] in the low and w[i + 16] in the high nibble (int4, stored +8).</summary>
+    public byte* Group(int row, int group) => (byte*)_data.Pointer + ((long)row * Groups + group) * BytesPerGroup;
+
+    public float* Scales => _scales.Pointer;
+
+    public float* Corrections => _corrections.Pointer;
+
+    public static QuantizedMatrix Quantize(float* weights, int rows, int columns, QuantizationKind kind)
+    {
+        var matrix = new QuantizedMatrix(kind, rows, columns);
+        int qmax = kind == QuantizationKind.Int8 ? 127 : 7;
+        sbyte* q = stackalloc sbyte[GroupSize];
+        for (int r = 0; r < rows; r++)
+        {
+            float* row = weights + (long)r * columns;
+            for (int g = 0; g < matrix.Groups; g++)
+            {
+                int start = g * GroupSize, count = Math.Min(GroupSize, columns - start);
+                float max = 0;
+                for (int i = 0; i < count; i++)
+                {
+                    max = MathF.Max(max, MathF.Abs(row[start + i]));
+                }
+                float scale = max / qmax;
+                float inverse = scale == 0 ? 0 : 1 / scale;
+                int sum = 0;
+                for (int i = 0; i < GroupSize; i++)
+                {
+                    int value = i < count ? (int)MathF.Round(row[start + i] * inverse) : 0;
+                    q[i] = (sbyte)Math.Clamp(value, -qmax - (kind == QuantizationKind.Int4 ? 1 : 0), qmax);
+                    sum += q[i];
+                }
+                long index = (long)r * matrix.Groups + g;
+                matrix._scales.Pointer[index] = scale;
+                matrix._corrections.Pointer[index] = scale * sum;
+                byte* destination = matrix.Group(r, g);
+                if (kind == QuantizationKind.Int8)
+                {
+                    for (int i = 0; i < GroupSize; i++)
+                    {
+                        destination[i] = (byte)q[i];
+                    }
+                }
+                else
+                {
+                    for (int i = 0; i < GroupSize / 2; i++)
+                    {
+                        destination[i] = (byte)((q[i] + 8) | ((q[i + 16] + 8) << 4));
+                    }
+                }
+            }
+        }
+        return matrix;
+    }
+
+    /// <summary>The quantized value of element (row, column) as an integer.</summary>
+    public int Value(int row, int column)
+    {
+        byte* group = Group(row, column / GroupSize);
+        int i = column % GroupSize;
+        if (Kind == QuantizationKind.Int8)
+        {
+            return (sbyte)group[i];
+        }
+        byte packed = group[i % 16];
+        return (i < 16 ? packed & 0xF : packed >> 4) - 8;
+    }
+
+    /// <summary>w ≈ scale · q for element (row, column).</summary>
+    public float Dequantize(int row, int column) => Scales[(long)row * Groups + column / GroupSize] * Value(row, column);
+
+    public void Dispose()
+    {
+        _data.Dispose();
+        _scales.Dispose();
+        _corrections.Dispose();
+    }
+}

@@ -1,0 +1,88 @@
+using SharpGpt.Tensors.Kernels.Quantized;
+using SharpGpt.Tensors.Random;
+using SharpGpt.Tensors.Reference;
+using SharpGpt.TestSupport;
+using Xunit;
+
+namespace SharpGpt.Tensors.Tests.Kernels;
+
+public unsafe class QuantizedMatMulTests
+{
+    /// <summary>
+    /// The fast and reference paths do the same integer dot products; only the float sum over ≤ 100 groups is
+    /// ordered differently (and in float vs double): 1e-5 of the output scale.
+    /// </summary>
+    private const double TwinTolerance = 1e-5;
+
+    /// <summary>
+    /// Against fp32: per-group rounding of weights and inputs adds errors of ≤ half a step (1/254 of the group max
+    /// for int8, 1/14 for int4) that average out over K; 2% and 15% of the output scale bound them with margin.
+    /// </summary>
+    private const double Int8VersusFloat = 0.02, Int4VersusFloat = 0.15;
+
+    public static TheoryData<int, int, int, QuantizationKind> Shapes()
+    {
+        var data = new TheoryData<int, int, int, QuantizationKind>();
+        foreach (QuantizationKind kind in Enum.GetValues<QuantizationKind>())
+        {
+            data.Add(1, 1, 32, kind);
+            data.Add(1, 7, 31, kind);
+            data.Add(3, 33, 64, kind);
+            data.Add(5, 40, 100, kind);
+            data.Add(2, 65, 768, kind);
+            data.Add(17, 31, 257, kind);
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void EveryPathMatchesItsReferenceAndApproximatesFloat(int rows, int n, int k, QuantizationKind kind)
+    {
+        Rng rng = new((ulong)(rows * 1000 + n * 10 + k));
+        float[] x = TestArrays.Uniform(rng, rows * k), w = TestArrays.Uniform(rng, n * k), bias = TestArrays.Uniform(rng, n);
+        float[] exact = new float[rows * n], expected = new float[rows * n];
+        ReferenceMatMul.Forward(exact, x, w, bias, rows, k, n);
+        fixed (float* pw = w)
+        {
+            using QuantizedMatrix q = QuantizedMatrix.Quantize(pw, n, k, kind);
+            ReferenceQuantizedMatMul.Forward(expected, x, q, bias, rows);
+            foreach (QuantizedPath path in new[] { QuantizedPath.Auto, QuantizedPath.Vnni, QuantizedPath.Scalar })
+            {
+                if (path == QuantizedPath.Vnni && !System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
+                {
+                    continue;
+                }
+                float[] actual = new float[rows * n];
+                fixed (float* px = x, pb = bias, py = actual)
+                {
+                    QuantizedMatMul.Forward(py, px, q, pb, rows, path);
+                }
+                NumericAssert.CloseRelativeToScale(expected, actual, TwinTolerance, $"{kind} {path}");
+            }
+            NumericAssert.CloseRelativeToScale(exact, expected, kind == QuantizationKind.Int8 ? Int8VersusFloat : Int4VersusFloat, $"{kind} vs fp32");
+        }
+    }
+
+    [Fact]
+    public void QuantizationRoundTripsWithinHalfAStep()
+    {
+        Rng rng = new(4);
+        float[] w = TestArrays.Uniform(rng, 3 * 70, 2f);
+        foreach (QuantizationKind kind in Enum.GetValues<QuantizationKind>())
+        {
+            fixed (float* pw = w)
+            {
+                using QuantizedMatrix q = QuantizedMatrix.Quantize(pw, 3, 70, kind);
+                for (int r = 0; r < 3; r++)
+                {
+                    for (int c = 0; c < 70; c++)
+                    {
+                        float step = q.Scales[r * q.Groups + c / 32];
+                        Assert.InRange(q.Dequantize(r, c), w[r * 70 + c] - step / 2 - 1e-6f, w[r * 70 + c] + step / 2 + 1e-6f);
+                    }
+                }
+            }
+        }
+    }
+}
