@@ -18,10 +18,11 @@ internal static class BenchCommand
         var prompt = new Option<int>("--prompt") { Description = "Prefill prompt length", DefaultValueFactory = _ => 256 };
         var decode = new Option<int>("--decode") { Description = "Tokens to decode", DefaultValueFactory = _ => 64 };
         var json = new Option<string?>("--json") { Description = "Also write the results to this JSON file" };
+        var compare = new Option<bool>("--compare") { Description = "Also measure OpenBLAS sgemm and PyTorch (plain and tuned) in the same run and print ratios" };
         var threads = CommonOptions.Threads();
         var command = new Command("bench", "Measure GEMM GFLOP/s, training, prefill and decode throughput, and peak memory.")
         {
-            preset, quick, batch, time, prompt, decode, json, threads,
+            preset, quick, batch, time, prompt, decode, json, compare, threads,
         };
         command.SetAction(parse =>
         {
@@ -42,6 +43,35 @@ internal static class BenchCommand
                 results.Add(result);
                 output.WriteLine($"{result.Name,-44} {result.Value,10:F1} {result.Unit,-9} {result.Detail}");
             }
+            var references = new Dictionary<string, object?>();
+            if (parse.GetValue(compare))
+            {
+                Action<string> log = line => Console.Error.WriteLine("  " + line);
+                int threadCount = WorkerPool.Shared.ThreadCount;
+                var blas = CompareBenchmark.OpenBlasGemm(isQuick ? 256 : 1024, config.EmbeddingSize, config.FeedForwardSize, threadCount, log);
+                string? script = CompareBenchmark.FindScript();
+                var torch = script == null ? null : CompareBenchmark.PyTorch(script, threadCount, isQuick, tuned: false, log);
+                var tuned = script == null ? null : CompareBenchmark.PyTorch(script, threadCount, isQuick, tuned: true, log);
+                references["openblas"] = blas;
+                references["pytorch"] = torch;
+                references["pytorch_tuned"] = tuned;
+                output.WriteLine();
+                output.WriteLine($"{"metric",-44} {"SharpGPT",10} {"OpenBLAS",10} {"PyTorch",10} {"tuned",10} {"vs best ref",12}");
+                foreach (BenchResult result in results.Where(r => r.Unit != "GiB"))
+                {
+                    double? blasValue = result.Name.StartsWith("gemm ", StringComparison.Ordinal) && blas != null
+                        ? blas.GetValueOrDefault(result.Name.Split(' ')[1]) : null;
+                    string key = result.Name.StartsWith("gemm ", StringComparison.Ordinal) ? "gemm " + result.Name.Split(' ')[1]
+                        : result.Name.StartsWith("training", StringComparison.Ordinal) ? "training tokens/s"
+                        : result.Name.StartsWith("prefill", StringComparison.Ordinal) ? "prefill tokens/s"
+                        : result.Name.Contains("fp32 weights") ? "decode tokens/s" : "";
+                    double? Read(System.Text.Json.JsonElement? e) => e is { } v && key.Length > 0 && v.TryGetProperty(key, out var p) ? p.GetDouble() : null;
+                    double? plain = Read(torch), best = Read(tuned);
+                    double? reference = new[] { blasValue, plain, best }.Where(v => v != null).Max();
+                    output.WriteLine($"{result.Name,-44} {result.Value,10:F1} {Cell(blasValue)} {Cell(plain)} {Cell(best)} " +
+                        (reference is double r ? $"{result.Value / r,11:F2}x" : $"{"-",12}"));
+                }
+            }
             if (parse.GetValue(json) is string path)
             {
                 File.WriteAllText(path, JsonSerializer.Serialize(new
@@ -50,10 +80,13 @@ internal static class BenchCommand
                     preset = config.Name,
                     threads = WorkerPool.Shared.ThreadCount,
                     results,
+                    references,
                 }, new JsonSerializerOptions { WriteIndented = true }));
             }
             return 0;
         });
         return command;
     }
+
+    private static string Cell(double? value) => value is double v ? $"{v,10:F1}" : $"{"-",10}";
 }

@@ -111,3 +111,57 @@ public unsafe class AttentionTests
         return output;
     }
 }
+
+public unsafe class FlashAttentionTests
+{
+    /// <summary>Same bound as the attention kernel (AttentionTests): the arithmetic differs only in the recomputation.</summary>
+    private const double Absolute = 2e-5, Relative = 1e-4;
+
+    [Theory]
+    [MemberData(nameof(AttentionTests.Shapes), MemberType = typeof(AttentionTests))]
+    public void ForwardAndBackwardMatchReference(int batch, int time, int heads, int headDim, int window)
+    {
+        AttentionShape shape = new(heads, headDim, window, 1f / MathF.Sqrt(headDim));
+        int c = heads * headDim;
+        Rng rng = new((ulong)(batch * 5 + time * 11 + heads * 3 + headDim + window));
+        float[] qkv = TestArrays.Uniform(rng, batch * time * 3 * c, 1.5f);
+        float[] dOut = TestArrays.Uniform(rng, batch * time * c);
+        float[] outRef = new float[batch * time * c], probsRef = new float[batch * heads * time * time], dRef = new float[qkv.Length];
+        ReferenceAttention.Forward(outRef, probsRef, qkv, batch, time, shape);
+        ReferenceAttention.Backward(dRef, dOut, qkv, probsRef, batch, time, shape);
+        float[] output = new float[outRef.Length], lse = new float[batch * heads * time], dQkv = TestArrays.Uniform(rng, qkv.Length);
+        fixed (float* pq = qkv, po = output, pl = lse, pd = dOut, pdq = dQkv)
+        {
+            FlashAttention.Forward(po, pl, pq, batch, time, shape);
+            FlashAttention.Backward(pdq, pd, pq, po, pl, batch, time, shape);
+        }
+        NumericAssert.Close(outRef, output, Absolute, Relative, "output");
+        NumericAssert.Close(dRef, dQkv, Absolute, Relative, "dqkv");
+    }
+
+    [Fact]
+    public void BackwardMatchesFiniteDifferences()
+    {
+        const int batch = 1, time = 7, heads = 2, headDim = 4;
+        AttentionShape shape = new(heads, headDim, 3, 0.8f);
+        int c = heads * headDim;
+        Rng rng = new(31);
+        float[] qkv = TestArrays.Uniform(rng, time * 3 * c), probe = TestArrays.Uniform(rng, time * c);
+        float[] output = new float[time * c], lse = new float[heads * time], dQkv = new float[qkv.Length];
+        fixed (float* pq = qkv, po = output, pl = lse, pp = probe, pd = dQkv)
+        {
+            FlashAttention.Forward(po, pl, pq, batch, time, shape);
+            FlashAttention.Backward(pd, pp, pq, po, pl, batch, time, shape);
+        }
+        double Loss()
+        {
+            float[] o = new float[time * c], l = new float[heads * time];
+            fixed (float* pq = qkv, po = o, pl = l)
+            {
+                FlashAttention.Forward(po, pl, pq, batch, time, shape);
+            }
+            return TestArrays.Dot(o, probe);
+        }
+        FiniteDifference.Check(qkv, dQkv, Loss, "flash dqkv", directions: 4, coordinates: 8);
+    }
+}

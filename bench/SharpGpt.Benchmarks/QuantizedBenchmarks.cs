@@ -1,0 +1,43 @@
+using BenchmarkDotNet.Attributes;
+using SharpGpt.Tensors.Kernels.Gemm;
+using SharpGpt.Tensors.Kernels.Quantized;
+using SharpGpt.Tensors.Memory;
+using SharpGpt.Tensors.Reference;
+
+namespace SharpGpt.Benchmarks;
+
+/// <summary>Decode-shaped matrix-vector products (one row through a 768 → 3072 layer): fp32, int8 and int4 weights.</summary>
+public unsafe class QuantizedBenchmarks
+{
+    private const int K = 768, N = 3072;
+    private NativeBuffer _x = null!, _w = null!, _y = null!;
+    private QuantizedMatrix _int8 = null!, _int4 = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _x = new NativeBuffer(K);
+        _w = new NativeBuffer((long)N * K);
+        _y = new NativeBuffer(N);
+        Verify.Random(K, 1).CopyTo(_x.Span);
+        Verify.Random(N * K, 2).CopyTo(_w.Span);
+        _int8 = QuantizedMatrix.Quantize(_w.Pointer, N, K, QuantizationKind.Int8);
+        _int4 = QuantizedMatrix.Quantize(_w.Pointer, N, K, QuantizationKind.Int4);
+        foreach (QuantizedMatrix q in new[] { _int8, _int4 })
+        {
+            float[] expected = new float[N];
+            ReferenceQuantizedMatMul.Forward(expected, _x.Span, q, default, 1);
+            QuantizedMatMul.Forward(_y.Pointer, _x.Pointer, q, null, 1);
+            Verify.Close(expected, _y.Span, 1e-5, $"{q.Kind} matvec");
+        }
+    }
+
+    [Benchmark(Baseline = true)]
+    public void Float32() => Gemm.Multiply(1, N, K, MatrixView.RowMajor(_x.Pointer, K), MatrixView.Transposed(_w.Pointer, K), _y.Pointer, N, false, GemmPath.RowInvariant);
+
+    [Benchmark]
+    public void Int8() => QuantizedMatMul.Forward(_y.Pointer, _x.Pointer, _int8, null, 1);
+
+    [Benchmark]
+    public void Int4() => QuantizedMatMul.Forward(_y.Pointer, _x.Pointer, _int4, null, 1);
+}

@@ -1,0 +1,33 @@
+using System.Runtime.InteropServices;
+
+namespace SharpGpt.Cli.Bench;
+
+/// <summary>
+/// OpenBLAS's cblas_sgemm through P/Invoke, only as a yardstick for `sharpgpt bench --compare`. OpenBLAS reads
+/// OPENBLAS_CORETYPE when it loads, so the caller sets SkylakeX first (this environment presets Haswell, which
+/// halves OpenBLAS's speed on these CPUs and would make the comparison unfair to it).
+/// </summary>
+internal static unsafe class OpenBlas
+{
+    private const int RowMajor = 101, NoTranspose = 111, Transpose = 112;
+    private static delegate* unmanaged<int, int, int, int, int, int, float, float*, int, float*, int, float, float*, int, void> s_sgemm;
+
+    public static string? TryLoad(int threads)
+    {
+        Environment.SetEnvironmentVariable("OPENBLAS_CORETYPE", "SkylakeX");
+        Environment.SetEnvironmentVariable("OPENBLAS_NUM_THREADS", threads.ToString());
+        foreach (string name in new[] { "libopenblas.so.0", "libopenblas.so", "/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0" })
+        {
+            if (NativeLibrary.TryLoad(name, out nint library) && NativeLibrary.TryGetExport(library, "cblas_sgemm", out nint sgemm))
+            {
+                s_sgemm = (delegate* unmanaged<int, int, int, int, int, int, float, float*, int, float*, int, float, float*, int, void>)sgemm;
+                return name;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>C (M×N) = A (M×K) · Bᵀ with B stored (N×K): the forward x·Wᵀ layout.</summary>
+    public static void MultiplyTransposed(int m, int n, int k, float* a, float* b, float* c) =>
+        s_sgemm(RowMajor, NoTranspose, Transpose, m, n, k, 1f, a, k, b, k, 0f, c, n);
+}
