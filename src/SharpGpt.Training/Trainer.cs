@@ -106,11 +106,10 @@ public sealed class Trainer : IDisposable
             double lossSum = 0;
             foreach (MicroBatch batch in batches)
             {
-                float loss = _graph.Forward(batch.Inputs, batch.Targets, batch.Batch, batch.Time);
-                lossSum += (double)loss * _graph.CountedTargets;
                 // Every counted token of the global step weighs 1/(all counted tokens), so accumulation and data
                 // parallelism both equal one big batch.
-                _graph.Backward(counted == 0 ? 0f : (float)(1.0 / counted));
+                float loss = _graph.ForwardBackward(batch.Inputs, batch.Targets, batch.Batch, batch.Time, counted == 0 ? 0f : (float)(1.0 / counted));
+                lossSum += (double)loss * _graph.CountedTargets;
             }
             double stepLoss = counted == 0 ? 0 : _comm.AllReduceSum(lossSum) / counted;
             double norm = _zero?.FinishGradients() ?? AdamWOptimizer.GlobalNorm(_graph.LoraGradients!);

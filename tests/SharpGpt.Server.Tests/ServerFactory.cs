@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using SharpGpt.TestSupport;
 
 namespace SharpGpt.Server.Tests;
 

@@ -83,8 +83,7 @@ internal sealed unsafe class EngineBenchmark
         double seconds = Median(() =>
         {
             graph.ZeroGradients();
-            graph.Forward(tokens, targets, batch, time);
-            graph.Backward();
+            graph.ForwardBackward(tokens, targets, batch, time);
             AdamW.Update(model.Parameters.Pointer, graph.Gradients.Pointer, m.Pointer, v.Pointer, model.Layout.TotalFloats,
                 new AdamWStep(1e-5f, 0.9f, 0.95f, 1e-8f, 0.1f, ++step));
         });

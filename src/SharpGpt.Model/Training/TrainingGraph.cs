@@ -11,6 +11,8 @@ namespace SharpGpt.Model.Training;
 /// laid out like the parameters. Buffers are allocated once for (maxBatch, maxTime); each call passes its
 /// actual (B, T), so nothing is allocated per step. The forward reads like the paper: embed, then per block
 /// LN → attention → residual → LN → MLP → residual, then the final LN and the tied lm_head.
+/// Memory stays linear in T: attention keeps only each row's log-sum-exp (<see cref="FlashAttention"/>), and the
+/// lm_head, softmax and cross-entropy run over row chunks, so the (B·T, V) logits never exist at once.
 /// </summary>
 public sealed unsafe class TrainingGraph : IDisposable
 {
@@ -20,7 +22,6 @@ public sealed unsafe class TrainingGraph : IDisposable
     private readonly int* _targets;
     private readonly int* _positions;
     private int _batch, _time, _counted;
-    private bool _hasLoss;
 
     // LoRA: the adapter, its gradients, and per (layer, target) the saved scale·(x·Aᵀ) rows (B·T × rank).
     private LoraAdapter? _lora;
@@ -30,7 +31,9 @@ public sealed unsafe class TrainingGraph : IDisposable
 
     // Activation offsets (all rows B·T contiguous).
     private readonly long _encoded, _lnf, _lnfMean, _lnfRstd, _logits, _losses, _projOut;
-    private readonly long[] _ln1, _ln1Mean, _ln1Rstd, _qkv, _atty, _att, _res2, _ln2, _ln2Mean, _ln2Rstd, _fch, _fchGelu, _res3;
+    private readonly long[] _ln1, _ln1Mean, _ln1Rstd, _qkv, _atty, _attLse, _res2, _ln2, _ln2Mean, _ln2Rstd, _fch, _fchGelu, _res3;
+    private readonly int _headChunkRows;
+    private NativeBuffer? _fullLogits;
     // Backward scratch.
     private readonly long _dRes, _dTmp, _dQkv, _dFch, _dFchGelu;
 
@@ -54,7 +57,7 @@ public sealed unsafe class TrainingGraph : IDisposable
         _ln1Rstd = plan.Reserve(layers, bt);
         _qkv = plan.Reserve(layers, bt * 3 * c);
         _atty = plan.Reserve(layers, bt * c);
-        _att = plan.Reserve(layers, (long)maxBatch * config.HeadCount * maxTime * maxTime);
+        _attLse = plan.Reserve(layers, (long)maxBatch * config.HeadCount * maxTime);
         _res2 = plan.Reserve(layers, bt * c);
         _ln2 = plan.Reserve(layers, bt * c);
         _ln2Mean = plan.Reserve(layers, bt);
@@ -66,7 +69,8 @@ public sealed unsafe class TrainingGraph : IDisposable
         _lnf = plan.Reserve(bt * c);
         _lnfMean = plan.Reserve(bt);
         _lnfRstd = plan.Reserve(bt);
-        _logits = plan.Reserve(bt * config.VocabSize);
+        _headChunkRows = HeadChunkRowsFor(bt);
+        _logits = plan.Reserve((long)_headChunkRows * config.VocabSize);
         _losses = plan.Reserve(bt);
         _dRes = plan.Reserve(bt * c);
         _dTmp = plan.Reserve(bt * c);
@@ -105,13 +109,21 @@ public sealed unsafe class TrainingGraph : IDisposable
     /// </summary>
     public NativeBuffer Gradients => _gradients ?? throw new InvalidOperationException("The gradients live in the custom parameter storage.");
 
+    /// <summary>
+    /// Rows of logits the lm_head materialises at once. 256 rows keep the head's GEMMs at full speed (M ≥ 256
+    /// packs well) while the chunk stays 51 MB for GPT-2's vocabulary instead of 1.6 GB for a 16×512 batch.
+    /// </summary>
+    public const int HeadChunkRows = 256;
+
+    private static int HeadChunkRowsFor(long rows) => (int)Math.Min(rows, HeadChunkRows);
+
     /// <summary>Activation bytes a graph of this shape allocates (exact, without allocating): for planning.</summary>
     public static long ActivationBytesFor(GptConfig config, int maxBatch, int maxTime)
     {
         long bt = (long)maxBatch * maxTime;
         long c = config.EmbeddingSize, f = config.FeedForwardSize, layers = config.LayerCount;
-        long perLayer = bt * c * 5 + bt * 4 + bt * 3 * c + (long)maxBatch * config.HeadCount * maxTime * maxTime + bt * f * 2;
-        long floats = bt * c * (1 + 2 + 2) + bt * 2 + bt * config.VocabSize + bt + bt * 3 * c + bt * f * 2 + layers * perLayer;
+        long perLayer = bt * c * 5 + bt * 4 + bt * 3 * c + (long)maxBatch * config.HeadCount * maxTime + bt * f * 2;
+        long floats = bt * c * (1 + 2 + 2) + bt * 2 + HeadChunkRowsFor(bt) * (long)config.VocabSize + bt + bt * 3 * c + bt * f * 2 + layers * perLayer;
         return floats * sizeof(float);
     }
 
@@ -163,85 +175,107 @@ public sealed unsafe class TrainingGraph : IDisposable
 
     /// <summary>
     /// Runs the forward pass on tokens (B·T, row-major) and returns the mean cross-entropy over the targets
-    /// that are not <see cref="SoftmaxCrossEntropy.IgnoreTarget"/>. The logits are turned into probabilities.
+    /// that are not <see cref="SoftmaxCrossEntropy.IgnoreTarget"/>. Evaluation only: nothing is kept for a backward pass.
     /// </summary>
     public float Forward(ReadOnlySpan<int> tokens, ReadOnlySpan<int> targets, int batch, int time)
     {
-        Prepare(tokens, batch, time);
-        if (targets.Length != batch * time)
-        {
-            throw new ArgumentException($"Expected {batch * time} targets, got {targets.Length}.", nameof(targets));
-        }
-        int vocab = _model.Config.VocabSize;
-        _counted = 0;
-        for (int i = 0; i < targets.Length; i++)
-        {
-            int t = targets[i];
-            if (t < SoftmaxCrossEntropy.IgnoreTarget || t >= vocab)
-            {
-                throw new ArgumentOutOfRangeException(nameof(targets), $"Target {t} at {i} is outside the vocabulary of {vocab}.");
-            }
-            _targets[i] = t;
-            _counted += t >= 0 ? 1 : 0;
-        }
+        PrepareWithTargets(tokens, targets, batch, time);
         RunForward();
-        float* logits = Activation(_logits);
-        float* losses = Activation(_losses);
-        SoftmaxCrossEntropy.Forward(logits, losses, logits, _targets, batch * time, vocab);
-        _hasLoss = true;
-        double sum = 0;
-        for (int i = 0; i < batch * time; i++)
-        {
-            sum += losses[i];
-        }
-        return _counted == 0 ? 0f : (float)(sum / _counted);
+        return RunHead(backwardWeight: null);
     }
 
-    /// <summary>Forward pass that leaves raw logits (B·T, V) readable through <see cref="Logits"/>.</summary>
+    /// <summary>
+    /// One training micro-step: the forward pass, then ∂loss/∂parameters added to the gradients (see
+    /// <see cref="Gradients"/>). Returns the mean loss like <see cref="Forward"/>. Each counted position's loss is
+    /// weighted by <paramref name="lossWeight"/>, which defaults to 1/CountedTargets (the gradient of the mean);
+    /// gradient accumulation and data parallelism pass 1/(targets in the whole global batch) instead.
+    /// The softmax/cross-entropy backward and the lm_head backward run inside the forward's row chunks.
+    /// </summary>
+    public float ForwardBackward(ReadOnlySpan<int> tokens, ReadOnlySpan<int> targets, int batch, int time, float? lossWeight = null)
+    {
+        PrepareWithTargets(tokens, targets, batch, time);
+        RunForward();
+        float loss = RunHead(lossWeight ?? (_counted == 0 ? 0f : 1f / _counted));
+        RunBackward();
+        return loss;
+    }
+
+    /// <summary>Forward pass that leaves raw logits (B·T, V) readable through <see cref="Logits"/> (allocated on first use).</summary>
     public void ForwardLogits(ReadOnlySpan<int> tokens, int batch, int time)
     {
         Prepare(tokens, batch, time);
         RunForward();
-        _hasLoss = false;
+        int v = _model.Config.VocabSize;
+        _fullLogits ??= new NativeBuffer((long)MaxBatch * MaxTime * v);
+        Acquire(0);
+        MatMul.Forward(_fullLogits.Pointer, Activation(_lnf), Param(_model.Layout.Wte), null, batch * time, _model.Config.EmbeddingSize, v);
+        Release(0);
     }
 
-    /// <summary>Logits of row (b·T + t) after <see cref="ForwardLogits"/>, probabilities after <see cref="Forward"/>.</summary>
+    /// <summary>Logits of row (b·T + t) after <see cref="ForwardLogits"/>.</summary>
     public ReadOnlySpan<float> Logits(int row)
     {
+        if (_fullLogits == null)
+        {
+            throw new InvalidOperationException("Logits are only kept by ForwardLogits.");
+        }
         int v = _model.Config.VocabSize;
-        return new ReadOnlySpan<float>(Activation(_logits) + (long)row * v, v);
+        return new ReadOnlySpan<float>(_fullLogits.Pointer + (long)row * v, v);
     }
 
     /// <summary>Per-position losses of the last <see cref="Forward"/> (0 where the target is ignored).</summary>
     public ReadOnlySpan<float> Losses => new(Activation(_losses), _batch * _time);
 
     /// <summary>
-    /// Adds ∂loss/∂parameters to <see cref="Gradients"/>. Each counted position's loss is weighted by
-    /// <paramref name="lossWeight"/>, which defaults to 1/CountedTargets (the gradient of the mean).
-    /// Gradient accumulation passes 1/(targets in the whole accumulated batch) instead.
+    /// lm_head (tied to wte), softmax and cross-entropy over chunks of rows; with a weight, also dlogits and the
+    /// head backward: ∂L/∂lnf into dTmp (B·T, C) and ∂L/∂wte accumulated. Unit 0's gradients stay acquired for
+    /// the embedding backward at the end of <see cref="RunBackward"/>. Returns the mean loss.
     /// </summary>
-    public void Backward(float? lossWeight = null)
+    private float RunHead(float? backwardWeight)
     {
-        if (!_hasLoss)
+        GptConfig config = _model.Config;
+        long wte = _model.Layout.Wte;
+        int bt = _batch * _time, c = config.EmbeddingSize, v = config.VocabSize;
+        float* chunk = Activation(_logits), losses = Activation(_losses), lnf = Activation(_lnf), dLnf = Activation(_dTmp);
+        Acquire(0);
+        if (backwardWeight != null)
         {
-            throw new InvalidOperationException("Backward needs a Forward with targets first.");
+            AcquireGradients(0);
         }
-        _hasLoss = false;
+        for (int first = 0; first < bt; first += _headChunkRows)
+        {
+            int rows = Math.Min(_headChunkRows, bt - first);
+            float* input = lnf + (long)first * c;
+            MatMul.Forward(chunk, input, Param(wte), null, rows, c, v);
+            if (backwardWeight is float weight)
+            {
+                SoftmaxCrossEntropy.ForwardBackward(chunk, losses + first, chunk, _targets + first, weight, rows, v);
+                MatMul.Backward(dLnf + (long)first * c, BaseGrad(wte), null, chunk, input, Param(wte), rows, c, v);
+            }
+            else
+            {
+                SoftmaxCrossEntropy.Forward(chunk, losses + first, chunk, _targets + first, rows, v);
+            }
+        }
+        Release(0);
+        double sum = 0;
+        for (int i = 0; i < bt; i++)
+        {
+            sum += losses[i];
+        }
+        return _counted == 0 ? 0f : (float)(sum / _counted);
+    }
+
+    /// <summary>Backward from ∂L/∂lnf (left in dTmp by <see cref="RunHead"/>) through the blocks to the embeddings.</summary>
+    private void RunBackward()
+    {
         GptConfig config = _model.Config;
         ParameterLayout layout = _model.Layout;
-        int b = _batch, t = _time, bt = b * t, c = config.EmbeddingSize, f = config.FeedForwardSize, v = config.VocabSize;
-        float weight = lossWeight ?? (_counted == 0 ? 0f : 1f / _counted);
+        int b = _batch, t = _time, bt = b * t, c = config.EmbeddingSize, f = config.FeedForwardSize;
         float* dRes = Activation(_dRes), dTmp = Activation(_dTmp), dQkv = Activation(_dQkv);
         float* dFch = Activation(_dFch), dFchGelu = Activation(_dFchGelu);
-        float* logits = Activation(_logits);
 
-        // Loss → logits → lm_head (tied to wte) → final LayerNorm.
         int lastUnit = layout.Units.Count - 1;
-        SoftmaxCrossEntropy.Backward(logits, logits, _targets, weight, bt, v);
-        Acquire(0);
-        AcquireGradients(0);
-        MatMul.Backward(dTmp, BaseGrad(layout.Wte), null, logits, Activation(_lnf), Param(layout.Wte), bt, c, v);
-        Release(0);
         float* lastResidual = Activation(_res3[config.LayerCount - 1]);
         Acquire(lastUnit);
         AcquireGradients(lastUnit);
@@ -267,7 +301,7 @@ public sealed unsafe class TrainingGraph : IDisposable
 
             // Attention: res2 = resIn + proj(attn(qkv(ln1(resIn)))); dRes is now ∂L/∂res2.
             LinearBackward(l, LoraTarget.AttentionOutput, dTmp, p.AttnProjWeight, p.AttnProjBias, dRes, Activation(_atty[l]), bt, c, c);
-            Attention.Backward(dQkv, dTmp, Activation(_qkv[l]), Activation(_att[l]), b, t, ShapeOf(l));
+            FlashAttention.Backward(dQkv, dTmp, Activation(_qkv[l]), Activation(_atty[l]), Activation(_attLse[l]), b, t, ShapeOf(l));
             LinearBackward(l, LoraTarget.Qkv, dTmp, p.QkvWeight, p.QkvBias, dQkv, Activation(_ln1[l]), bt, c, 3 * c);
             LayerNorm.Backward(dRes, BaseGrad(p.Ln1Weight), BaseGrad(p.Ln1Bias), dTmp, residualIn, Param(p.Ln1Weight),
                 Activation(_ln1Mean[l]), Activation(_ln1Rstd[l]), bt, c, accumulate: true);
@@ -279,6 +313,27 @@ public sealed unsafe class TrainingGraph : IDisposable
             Embedding.Backward(Grad(layout.Wte), Grad(layout.Wpe), dRes, _tokens, _positions, bt, c);
         }
         GradientsReady(0);
+    }
+
+    private void PrepareWithTargets(ReadOnlySpan<int> tokens, ReadOnlySpan<int> targets, int batch, int time)
+    {
+        Prepare(tokens, batch, time);
+        if (targets.Length != batch * time)
+        {
+            throw new ArgumentException($"Expected {batch * time} targets, got {targets.Length}.", nameof(targets));
+        }
+        int vocab = _model.Config.VocabSize;
+        _counted = 0;
+        for (int i = 0; i < targets.Length; i++)
+        {
+            int t = targets[i];
+            if (t < SoftmaxCrossEntropy.IgnoreTarget || t >= vocab)
+            {
+                throw new ArgumentOutOfRangeException(nameof(targets), $"Target {t} at {i} is outside the vocabulary of {vocab}.");
+            }
+            _targets[i] = t;
+            _counted += t >= 0 ? 1 : 0;
+        }
     }
 
     private void Prepare(ReadOnlySpan<int> tokens, int batch, int time)
@@ -327,7 +382,7 @@ public sealed unsafe class TrainingGraph : IDisposable
 
             LayerNorm.Forward(ln1, Activation(_ln1Mean[l]), Activation(_ln1Rstd[l]), residualIn, Param(p.Ln1Weight), Param(p.Ln1Bias), bt, c, eps);
             LinearForward(l, LoraTarget.Qkv, qkv, ln1, Param(p.QkvWeight), p.QkvBias >= 0 ? Param(p.QkvBias) : null, bt, c, 3 * c);
-            Attention.Forward(atty, Activation(_att[l]), qkv, b, t, ShapeOf(l));
+            FlashAttention.Forward(atty, Activation(_attLse[l]), qkv, b, t, ShapeOf(l));
             LinearForward(l, LoraTarget.AttentionOutput, projOut, atty, Param(p.AttnProjWeight), Param(p.AttnProjBias), bt, c, c);
             Residual.Forward(res2, residualIn, projOut, (long)bt * c);
 
@@ -343,9 +398,6 @@ public sealed unsafe class TrainingGraph : IDisposable
         LayerNorm.Forward(lnf, Activation(_lnfMean), Activation(_lnfRstd), Activation(_res3[config.LayerCount - 1]),
             Param(layout.LnfWeight), Param(layout.LnfBias), bt, c, eps);
         Release(lastUnit);
-        Acquire(0);
-        MatMul.Forward(Activation(_logits), lnf, Param(layout.Wte), null, bt, c, config.VocabSize);
-        Release(0);
     }
 
     private void Acquire(int unit) => _paramBases[unit] = (nint)_storage.AcquireParameters(unit);
@@ -447,6 +499,7 @@ public sealed unsafe class TrainingGraph : IDisposable
         }
         _disposed = true;
         _activations.Dispose();
+        _fullLogits?.Dispose();
         _gradients?.Dispose();
         LoraGradients?.Dispose();
         _loraSaved?.Dispose();

@@ -43,6 +43,24 @@ public static unsafe class SoftmaxCrossEntropy
         WorkerPool.Shared.Run((rows + RowsPerTask - 1) / RowsPerTask, &BackwardTask, &args);
     }
 
+    /// <summary>
+    /// The loss head of a training step in one pass per row: losses (N) as in <see cref="Forward"/> and
+    /// dLogits (N, V) as in <see cref="Backward"/>, without keeping the probabilities (dLogits may alias
+    /// logits). Training calls this on row chunks right after the lm_head matmul, while the chunk is hot.
+    /// </summary>
+    public static void ForwardBackward(float* dLogits, float* losses, float* logits, int* targets, float dLossScale, int rows, int vocab)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            if (targets[r] >= vocab || targets[r] < IgnoreTarget)
+            {
+                throw new ArgumentOutOfRangeException(nameof(targets), $"Target {targets[r]} in row {r} is outside the vocabulary of {vocab}.");
+            }
+        }
+        CrossEntropyArgs args = new() { Probabilities = dLogits, Losses = losses, Logits = logits, Targets = targets, Rows = rows, Vocab = vocab, Scale = dLossScale };
+        WorkerPool.Shared.Run((rows + RowsPerTask - 1) / RowsPerTask, &ForwardBackwardTask, &args);
+    }
+
     /// <summary>Stable softmax of one row (max-subtracted); output may alias input.</summary>
     public static void Softmax(ReadOnlySpan<float> logits, Span<float> probabilities)
     {
@@ -94,6 +112,34 @@ public static unsafe class SoftmaxCrossEntropy
                 // −log softmax[target] = log Σ exp(x − max) − (x_target − max)
                 args.Losses[r] = target >= 0 ? MathF.Log(sum) - (targetLogit - max) : 0f;
             }
+        }
+    }
+
+    private static void ForwardBackwardTask(void* argsPointer, int task)
+    {
+        ref CrossEntropyArgs args = ref *(CrossEntropyArgs*)argsPointer;
+        int v = args.Vocab;
+        int end = Math.Min(args.Rows, (task + 1) * RowsPerTask);
+        for (int r = task * RowsPerTask; r < end; r++)
+        {
+            var logits = new ReadOnlySpan<float>(args.Logits + (long)r * v, v);
+            var dLogits = new Span<float>(args.Probabilities + (long)r * v, v);
+            int target = args.Targets[r];
+            if (target < 0)
+            {
+                args.Losses[r] = 0f;
+                dLogits.Clear();
+                continue;
+            }
+            float targetLogit = logits[target];
+            float max = TensorPrimitives.Max(logits);
+            TensorPrimitives.Subtract(logits, max, dLogits);
+            TensorPrimitives.Exp(dLogits, dLogits);
+            float sum = TensorPrimitives.Sum(dLogits);
+            args.Losses[r] = MathF.Log(sum) - (targetLogit - max);
+            // dlogits = (exp/sum − onehot)·scale
+            TensorPrimitives.Multiply(dLogits, args.Scale / sum, dLogits);
+            dLogits[target] -= args.Scale;
         }
     }
 

@@ -61,9 +61,8 @@ public sealed class LoraAdapterTests : IDisposable
         using var graph = new TrainingGraph(model, Batch, Time);
         graph.AttachLora(adapter);
         var (tokens, targets) = Batch_();
-        graph.Forward(tokens, targets, Batch, Time);
         graph.ZeroGradients();
-        graph.Backward();
+        graph.ForwardBackward(tokens, targets, Batch, Time);
         Assert.All(graph.Gradients.Span.ToArray(), g => Assert.Equal(0f, g));
         float[] parameters = adapter.Parameters.Span.ToArray();
         float[] gradient = graph.LoraGradients!.Span.ToArray();

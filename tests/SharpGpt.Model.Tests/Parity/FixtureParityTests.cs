@@ -55,9 +55,8 @@ public class FixtureParityTests
         Fixture fixture = new(name);
         using GptModel model = fixture.LoadModel();
         using TrainingGraph graph = new(model, fixture.Batch, fixture.Time);
-        graph.Forward(fixture.FlatInputs, fixture.ShiftedTargets, fixture.Batch, fixture.Time);
         graph.ZeroGradients();
-        graph.Backward();
+        graph.ForwardBackward(fixture.FlatInputs, fixture.ShiftedTargets, fixture.Batch, fixture.Time);
         using SafetensorsFile expected = SafetensorsFile.Open(System.IO.Path.Combine(fixture.Directory, "expected.safetensors"));
         var norms = fixture.Expected.GetProperty("grad_norms");
         int checkedParts = 0;
@@ -135,9 +134,8 @@ public class FixtureParityTests
         var hyper = fixture.Expected.GetProperty("adamw_one_step").GetProperty("hyper");
         using GptModel model = fixture.LoadModel();
         using TrainingGraph graph = new(model, fixture.Batch, fixture.Time);
-        graph.Forward(fixture.FlatInputs, fixture.ShiftedTargets, fixture.Batch, fixture.Time);
         graph.ZeroGradients();
-        graph.Backward();
+        graph.ForwardBackward(fixture.FlatInputs, fixture.ShiftedTargets, fixture.Batch, fixture.Time);
         using var m = new SharpGpt.Tensors.Memory.NativeBuffer(model.Layout.TotalFloats);
         using var v = new SharpGpt.Tensors.Memory.NativeBuffer(model.Layout.TotalFloats);
         unsafe

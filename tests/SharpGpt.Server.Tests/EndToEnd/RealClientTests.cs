@@ -2,7 +2,6 @@ using System.Diagnostics;
 using Microsoft.AspNetCore.Builder;
 using SharpGpt.Server.Hosting;
 using SharpGpt.TestSupport;
-using SharpGpt.TestSupport;
 using Xunit;
 
 namespace SharpGpt.Server.Tests.EndToEnd;

@@ -48,6 +48,31 @@ public unsafe class SoftmaxCrossEntropyTests
         Assert.Equal(0f, losses[rows - 1]);
     }
 
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(5, 17)]
+    [InlineData(6, 33)]
+    [InlineData(3, 5003)]
+    public void FusedForwardBackwardMatchesReference(int rows, int vocab)
+    {
+        Rng rng = new((ulong)(rows * vocab + 3));
+        float[] logits = TestArrays.Uniform(rng, rows * vocab, 8f);
+        logits[0] += 100f;
+        int[] targets = TestArrays.Integers(rng, rows, vocab);
+        targets[rows / 2] = SoftmaxCrossEntropy.IgnoreTarget;
+        float[] probsRef = new float[logits.Length], lossesRef = new float[rows], dRef = new float[logits.Length];
+        ReferenceSoftmaxCrossEntropy.Forward(probsRef, lossesRef, logits, targets, rows, vocab);
+        ReferenceSoftmaxCrossEntropy.Backward(dRef, probsRef, targets, 0.125f, rows, vocab);
+        float[] fused = (float[])logits.Clone(), losses = TestArrays.Uniform(rng, rows);
+        fixed (float* pl = fused, ploss = losses)
+        fixed (int* pt = targets)
+        {
+            SoftmaxCrossEntropy.ForwardBackward(pl, ploss, pl, pt, 0.125f, rows, vocab);
+        }
+        NumericAssert.Close(lossesRef, losses, LossAbsolute, 1e-6, "losses");
+        NumericAssert.Close(dRef, fused, ProbabilityAbsolute, ProbabilityRelative, "dlogits");
+    }
+
     [Fact]
     public void BackwardMatchesFiniteDifferences()
     {
