@@ -21,6 +21,7 @@ public static class SharpGptCommandLine
         PrepareCommand.Create(output),
         TrainCommand.Create(output),
         FineTuneCommand.Create(output),
+        ConvertCommand.Create(output),
         ExportCommand.Create(output),
         MergeAdapterCommand.Create(output),
         EvalCommand.Create(output),

@@ -35,6 +35,9 @@ internal sealed unsafe class EngineBenchmark
 
     public bool Quick { get; }
 
+    /// <summary>When true, the training benchmark also reports where a step's time goes (<see cref="StepProfile"/>).</summary>
+    public bool ProfileTraining { get; init; }
+
     public IEnumerable<BenchResult> Run(int batch, int time, int promptLength, int decodeTokens)
     {
         int c = _config.EmbeddingSize, f = _config.FeedForwardSize;
@@ -87,6 +90,27 @@ internal sealed unsafe class EngineBenchmark
             AdamW.Update(model.Parameters.Pointer, graph.Gradients.Pointer, m.Pointer, v.Pointer, model.Layout.TotalFloats,
                 new AdamWStep(1e-5f, 0.9f, 0.95f, 1e-8f, 0.1f, ++step));
         });
+        if (ProfileTraining)
+        {
+            _log($"training step profile (mean of {_repeats} steps):");
+            var profile = new StepProfile();
+            graph.Profile = profile;
+            for (int i = 0; i < _repeats; i++)
+            {
+                graph.ZeroGradients();
+                graph.ForwardBackward(tokens, targets, batch, time);
+                profile.Start();
+                AdamW.Update(model.Parameters.Pointer, graph.Gradients.Pointer, m.Pointer, v.Pointer, model.Layout.TotalFloats,
+                    new AdamWStep(1e-5f, 0.9f, 0.95f, 1e-8f, 0.1f, ++step));
+                profile.Lap(TrainingPhase.Optimizer);
+            }
+            graph.Profile = null;
+            foreach (TrainingPhase phase in Enum.GetValues<TrainingPhase>())
+            {
+                _log($"  {phase,-18} {profile[phase].TotalMilliseconds / _repeats,8:F1} ms  {100 * profile[phase] / profile.Total,5:F1}%");
+            }
+            _log($"  {"total",-18} {profile.Total.TotalMilliseconds / _repeats,8:F1} ms");
+        }
         double tokensPerSecond = batch * time / seconds;
         double flops = 6.0 * model.Layout.ParameterCount * batch * time + 12.0 * _config.LayerCount * batch * time * time * _config.EmbeddingSize / 2;
         _log($"training B={batch} T={time}: {tokensPerSecond:F0} tokens/s ({seconds * 1000:F0} ms/step)");

@@ -167,6 +167,11 @@ public sealed unsafe class TrainingGraph : IDisposable
 
     private bool BaseFrozen => _lora != null;
 
+    /// <summary>When set, every kernel call's wall time is charged to its <see cref="TrainingPhase"/>.</summary>
+    public StepProfile? Profile { get; set; }
+
+    private void Lap(TrainingPhase phase) => Profile?.Lap(phase);
+
     public void ZeroGradients()
     {
         _gradients?.Clear();
@@ -237,6 +242,7 @@ public sealed unsafe class TrainingGraph : IDisposable
         long wte = _model.Layout.Wte;
         int bt = _batch * _time, c = config.EmbeddingSize, v = config.VocabSize;
         float* chunk = Activation(_logits), losses = Activation(_losses), lnf = Activation(_lnf), dLnf = Activation(_dTmp);
+        Profile?.Start();
         Acquire(0);
         if (backwardWeight != null)
         {
@@ -258,6 +264,7 @@ public sealed unsafe class TrainingGraph : IDisposable
             }
         }
         Release(0);
+        Lap(TrainingPhase.LossHead);
         double sum = 0;
         for (int i = 0; i < bt; i++)
         {
@@ -279,8 +286,10 @@ public sealed unsafe class TrainingGraph : IDisposable
         float* lastResidual = Activation(_res3[config.LayerCount - 1]);
         Acquire(lastUnit);
         AcquireGradients(lastUnit);
+        Profile?.Start();
         LayerNorm.Backward(dRes, BaseGrad(layout.LnfWeight), BaseGrad(layout.LnfBias), dTmp, lastResidual, Param(layout.LnfWeight),
             Activation(_lnfMean), Activation(_lnfRstd), bt, c);
+        Lap(TrainingPhase.LayerNormBackward);
         GradientsReady(lastUnit);
         Release(lastUnit);
 
@@ -293,24 +302,35 @@ public sealed unsafe class TrainingGraph : IDisposable
             float* residualIn = l == 0 ? Activation(_encoded) : Activation(_res3[l - 1]);
 
             // MLP: res3 = res2 + proj(gelu(fc(ln2(res2)))); dRes is ∂L/∂res3.
+            Profile?.Start();
             LinearBackward(l, LoraTarget.MlpDown, dFchGelu, p.FcProjWeight, p.FcProjBias, dRes, Activation(_fchGelu[l]), bt, f, c);
+            Lap(TrainingPhase.LinearBackward);
             Gelu.Backward(dFch, Activation(_fch[l]), dFchGelu, (long)bt * f);
+            Lap(TrainingPhase.GeluBackward);
             LinearBackward(l, LoraTarget.MlpUp, dTmp, p.FcWeight, p.FcBias, dFch, Activation(_ln2[l]), bt, c, f);
+            Lap(TrainingPhase.LinearBackward);
             LayerNorm.Backward(dRes, BaseGrad(p.Ln2Weight), BaseGrad(p.Ln2Bias), dTmp, Activation(_res2[l]), Param(p.Ln2Weight),
                 Activation(_ln2Mean[l]), Activation(_ln2Rstd[l]), bt, c, accumulate: true);
+            Lap(TrainingPhase.LayerNormBackward);
 
             // Attention: res2 = resIn + proj(attn(qkv(ln1(resIn)))); dRes is now ∂L/∂res2.
             LinearBackward(l, LoraTarget.AttentionOutput, dTmp, p.AttnProjWeight, p.AttnProjBias, dRes, Activation(_atty[l]), bt, c, c);
+            Lap(TrainingPhase.LinearBackward);
             FlashAttention.Backward(dQkv, dTmp, Activation(_qkv[l]), Activation(_atty[l]), Activation(_attLse[l]), b, t, ShapeOf(l));
+            Lap(TrainingPhase.AttentionBackward);
             LinearBackward(l, LoraTarget.Qkv, dTmp, p.QkvWeight, p.QkvBias, dQkv, Activation(_ln1[l]), bt, c, 3 * c);
+            Lap(TrainingPhase.LinearBackward);
             LayerNorm.Backward(dRes, BaseGrad(p.Ln1Weight), BaseGrad(p.Ln1Bias), dTmp, residualIn, Param(p.Ln1Weight),
                 Activation(_ln1Mean[l]), Activation(_ln1Rstd[l]), bt, c, accumulate: true);
+            Lap(TrainingPhase.LayerNormBackward);
             GradientsReady(unit);
             Release(unit);
         }
         if (!BaseFrozen)
         {
+            Profile?.Start();
             Embedding.Backward(Grad(layout.Wte), Grad(layout.Wpe), dRes, _tokens, _positions, bt, c);
+            Lap(TrainingPhase.EmbeddingBackward);
         }
         GradientsReady(0);
     }
@@ -370,7 +390,9 @@ public sealed unsafe class TrainingGraph : IDisposable
 
         int lastUnit = layout.Units.Count - 1;
         Acquire(0);
+        Profile?.Start();
         Embedding.Forward(Activation(_encoded), _tokens, _positions, Param(layout.Wte), Param(layout.Wpe), bt, c);
+        Lap(TrainingPhase.Embedding);
         Release(0);
         for (int l = 0; l < config.LayerCount; l++)
         {
@@ -380,23 +402,36 @@ public sealed unsafe class TrainingGraph : IDisposable
             float* ln1 = Activation(_ln1[l]), qkv = Activation(_qkv[l]), atty = Activation(_atty[l]);
             float* res2 = Activation(_res2[l]), ln2 = Activation(_ln2[l]), fch = Activation(_fch[l]), fchGelu = Activation(_fchGelu[l]);
 
+            Profile?.Start();
             LayerNorm.Forward(ln1, Activation(_ln1Mean[l]), Activation(_ln1Rstd[l]), residualIn, Param(p.Ln1Weight), Param(p.Ln1Bias), bt, c, eps);
+            Lap(TrainingPhase.LayerNorm);
             LinearForward(l, LoraTarget.Qkv, qkv, ln1, Param(p.QkvWeight), p.QkvBias >= 0 ? Param(p.QkvBias) : null, bt, c, 3 * c);
+            Lap(TrainingPhase.Linear);
             FlashAttention.Forward(atty, Activation(_attLse[l]), qkv, b, t, ShapeOf(l));
+            Lap(TrainingPhase.Attention);
             LinearForward(l, LoraTarget.AttentionOutput, projOut, atty, Param(p.AttnProjWeight), Param(p.AttnProjBias), bt, c, c);
+            Lap(TrainingPhase.Linear);
             Residual.Forward(res2, residualIn, projOut, (long)bt * c);
+            Lap(TrainingPhase.Residual);
 
             LayerNorm.Forward(ln2, Activation(_ln2Mean[l]), Activation(_ln2Rstd[l]), res2, Param(p.Ln2Weight), Param(p.Ln2Bias), bt, c, eps);
+            Lap(TrainingPhase.LayerNorm);
             LinearForward(l, LoraTarget.MlpUp, fch, ln2, Param(p.FcWeight), Param(p.FcBias), bt, c, f);
+            Lap(TrainingPhase.Linear);
             Gelu.Forward(fchGelu, fch, (long)bt * f);
+            Lap(TrainingPhase.Gelu);
             LinearForward(l, LoraTarget.MlpDown, projOut, fchGelu, Param(p.FcProjWeight), Param(p.FcProjBias), bt, f, c);
+            Lap(TrainingPhase.Linear);
             Residual.Forward(Activation(_res3[l]), res2, projOut, (long)bt * c);
+            Lap(TrainingPhase.Residual);
             Release(ParameterLayout.UnitOfLayer(l));
         }
         float* lnf = Activation(_lnf);
         Acquire(lastUnit);
+        Profile?.Start();
         LayerNorm.Forward(lnf, Activation(_lnfMean), Activation(_lnfRstd), Activation(_res3[config.LayerCount - 1]),
             Param(layout.LnfWeight), Param(layout.LnfBias), bt, c, eps);
+        Lap(TrainingPhase.LayerNorm);
         Release(lastUnit);
     }
 

@@ -1,0 +1,49 @@
+using System.Diagnostics;
+
+namespace SharpGpt.Model.Training;
+
+/// <summary>The kinds of work in a training step, for <see cref="StepProfile"/>.</summary>
+public enum TrainingPhase
+{
+    Embedding,
+    LayerNorm,
+    Linear,
+    Attention,
+    Gelu,
+    Residual,
+    LossHead,
+    LinearBackward,
+    AttentionBackward,
+    GeluBackward,
+    LayerNormBackward,
+    EmbeddingBackward,
+    Optimizer,
+}
+
+/// <summary>
+/// Opt-in wall time per <see cref="TrainingPhase"/>, accumulated over steps: where a training step spends its
+/// time (<c>sharpgpt bench --profile</c>). Lap-style, so each kernel call costs one timestamp and no allocation;
+/// kernels are synchronous (the worker pool joins), so wall time is the kernel's time.
+/// </summary>
+public sealed class StepProfile
+{
+    private readonly long[] _ticks = new long[Enum.GetValues<TrainingPhase>().Length];
+    private long _last;
+
+    /// <summary>Starts a lap: the time until the next <see cref="Lap"/> is charged to that lap's phase.</summary>
+    public void Start() => _last = Stopwatch.GetTimestamp();
+
+    /// <summary>Charges the time since the last lap (or <see cref="Start"/>) to <paramref name="phase"/>.</summary>
+    public void Lap(TrainingPhase phase)
+    {
+        long now = Stopwatch.GetTimestamp();
+        _ticks[(int)phase] += now - _last;
+        _last = now;
+    }
+
+    public void Clear() => Array.Clear(_ticks);
+
+    public TimeSpan this[TrainingPhase phase] => Stopwatch.GetElapsedTime(0, _ticks[(int)phase]);
+
+    public TimeSpan Total => Stopwatch.GetElapsedTime(0, _ticks.Sum());
+}
