@@ -12,6 +12,7 @@ internal static unsafe class ScratchArena
     public const int GemmPackedB = 1;
     public const int Partials = 2;
     public const int AttentionRow = 3;
+    public const int AttentionGradients = 4;
     public const int LayerNormRow = 5;
     public const int QuantizedActivations = 6;
 

@@ -3,7 +3,7 @@ using SharpGpt.Tensors.Kernels;
 namespace SharpGpt.Tensors.Reference;
 
 /// <summary>
-/// Twin of <see cref="Kernels.Attention"/> written the textbook way: full score matrix per head,
+/// Twin of <see cref="Kernels.FlashAttention"/> written the textbook way: full score matrix per head,
 /// explicit causal and window bounds, double precision.
 /// </summary>
 public static class ReferenceAttention

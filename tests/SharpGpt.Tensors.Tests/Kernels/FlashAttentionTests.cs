@@ -25,6 +25,7 @@ public unsafe class FlashAttentionTests
         { 3, 20, 2, 64, 7 },
         { 1, 70, 2, 80, 0 },
         { 2, 40, 1, 33, 40 },
+        { 1, 100, 2, 16, 20 }, // several query blocks whose keys start mid-sequence
     };
 
     [Theory]

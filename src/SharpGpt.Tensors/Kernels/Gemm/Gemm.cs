@@ -28,7 +28,17 @@ public static unsafe class Gemm
     /// <summary>
     /// C = (accumulate ? C : 0) + A·B, where C is row-major with row stride <paramref name="ldc"/>.
     /// </summary>
-    public static void Multiply(int m, int n, int k, MatrixView a, MatrixView b, float* c, int ldc, bool accumulate, GemmPath path = GemmPath.Auto)
+    public static void Multiply(int m, int n, int k, MatrixView a, MatrixView b, float* c, int ldc, bool accumulate, GemmPath path = GemmPath.Auto) =>
+        Multiply(m, n, k, a, b, c, ldc, accumulate, path, parallel: true);
+
+    /// <summary>
+    /// The same product computed entirely on the calling thread, with that thread's packing scratch: for kernels
+    /// that already run one task per worker (tiled attention) and multiply small blocks inside each task.
+    /// </summary>
+    public static void MultiplyOnThisThread(int m, int n, int k, MatrixView a, MatrixView b, float* c, int ldc, bool accumulate) =>
+        Multiply(m, n, k, a, b, c, ldc, accumulate, GemmPath.Auto, parallel: false);
+
+    private static void Multiply(int m, int n, int k, MatrixView a, MatrixView b, float* c, int ldc, bool accumulate, GemmPath path, bool parallel)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(m);
         ArgumentOutOfRangeException.ThrowIfNegative(n);
@@ -61,7 +71,7 @@ public static unsafe class Gemm
             SkinnyGemm.Multiply(m, n, k, a, b, c, ldc, accumulate);
             return;
         }
-        if (path == GemmPath.Auto && SkinnyGemm.Applies(m, a, b))
+        if (parallel && path == GemmPath.Auto && SkinnyGemm.Applies(m, a, b))
         {
             SkinnyGemm.Multiply(m, n, k, a, b, c, ldc, accumulate);
             return;
@@ -101,10 +111,27 @@ public static unsafe class Gemm
                 args.Accumulate = accumulate || pc > 0;
                 int packBTasks = (args.Panels + PanelsPerTask - 1) / PanelsPerTask;
                 int rowBlocks = (m + rowBlock - 1) / rowBlock;
-                pool.Run(packBTasks, &PackBTask, &args);
-                pool.Run(rowBlocks, &PackATask, &args);
-                pool.Run(rowBlocks * packBTasks, &ComputeTask, &args);
+                if (parallel)
+                {
+                    pool.Run(packBTasks, &PackBTask, &args);
+                    pool.Run(rowBlocks, &PackATask, &args);
+                    pool.Run(rowBlocks * packBTasks, &ComputeTask, &args);
+                }
+                else
+                {
+                    RunInline(packBTasks, &PackBTask, &args);
+                    RunInline(rowBlocks, &PackATask, &args);
+                    RunInline(rowBlocks * packBTasks, &ComputeTask, &args);
+                }
             }
+        }
+    }
+
+    private static void RunInline(int tasks, delegate*<void*, int, void> body, GemmArgs* args)
+    {
+        for (int task = 0; task < tasks; task++)
+        {
+            body(args, task);
         }
     }
 
