@@ -36,7 +36,7 @@ internal static class BenchCommand
             {
                 throw new ArgumentException($"batch, time, prompt and decode must be positive and fit the context of {config.ContextLength}.");
             }
-            output.WriteLine($"SharpGPT bench: {config.Name} shapes, {WorkerPool.Shared.ThreadCount} threads, {Environment.ProcessorCount} cores, " +
+            output.WriteLine($"SharpGPT bench: {config.Name} shapes, {WorkerPool.Shared.ThreadCount} threads, {PhysicalCores.Count()} physical cores, " +
                 $"{(System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "AVX-512" : System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? "AVX2" : "scalar")}{(isQuick ? ", quick" : "")}");
             var results = new List<BenchResult>();
             foreach (BenchResult result in new EngineBenchmark(config, isQuick, line => Console.Error.WriteLine("  " + line)) { ProfileTraining = parse.GetValue(profile) }.Run(b, t, p, d))

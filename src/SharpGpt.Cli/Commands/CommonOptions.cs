@@ -15,7 +15,7 @@ internal static class CommonOptions
 
     public static Option<int?> Threads() => new("--threads")
     {
-        Description = "Worker threads (default: SHARPGPT_THREADS or the number of cores)",
+        Description = "Worker threads (default: SHARPGPT_THREADS or the number of physical cores)",
         Validators = { r => { if (r.GetValueOrDefault<int?>() is < 1) r.AddError("--threads must be at least 1."); } },
     };
 

@@ -142,7 +142,15 @@ public sealed unsafe class InferenceSession : IDisposable
         for (int l = 0; l < config.LayerCount; l++)
         {
             LayerOffsets p = layout.Layers[l];
-            LayerNorm.Forward(ln, null, null, x, Param(p.Ln1Weight), Param(p.Ln1Bias), rows, c, eps);
+            if (l == 0)
+            {
+                LayerNorm.Forward(ln, null, null, x, Param(p.Ln1Weight), Param(p.Ln1Bias), rows, c, eps);
+            }
+            else
+            {
+                // The previous block's MLP residual, fused with this block's first LayerNorm.
+                LayerNorm.ResidualForward(x, ln, null, null, x, tmp, Param(p.Ln1Weight), Param(p.Ln1Bias), rows, c, eps);
+            }
             QuantizedBlock? q = _model.Quantized?.Blocks[l];
             Linear(qkv, ln, q?.Qkv, p.QkvWeight, p.QkvBias, rows, c, 3 * c);
             int capacity = _cache.Capacities[l];
@@ -166,14 +174,12 @@ public sealed unsafe class InferenceSession : IDisposable
             CachedAttention.Forward(_attentionRows, rows,
                 new AttentionShape(config.HeadCount, config.HeadDim, config.WindowOf(l), config.AttentionScaleOf(l)));
             Linear(tmp, atty, q?.AttentionOutput, p.AttnProjWeight, p.AttnProjBias, rows, c, c);
-            Residual.Forward(x, x, tmp, (long)rows * c);
-
-            LayerNorm.Forward(ln, null, null, x, Param(p.Ln2Weight), Param(p.Ln2Bias), rows, c, eps);
-            Linear(fch, ln, q?.MlpUp, p.FcWeight, p.FcBias, rows, c, f);
-            Gelu.Forward(fch, fch, (long)rows * f);
+            LayerNorm.ResidualForward(x, ln, null, null, x, tmp, Param(p.Ln2Weight), Param(p.Ln2Bias), rows, c, eps);
+            Linear(fch, ln, q?.MlpUp, p.FcWeight, -1, rows, c, f);
+            Gelu.ForwardWithBias(fch, fch, Param(p.FcBias), rows, f);
             Linear(tmp, fch, q?.MlpDown, p.FcProjWeight, p.FcProjBias, rows, f, c);
-            Residual.Forward(x, x, tmp, (long)rows * c);
         }
+        Residual.Forward(x, x, tmp, (long)rows * c);
 
         if (_logitRowCount > 0)
         {

@@ -6,11 +6,10 @@ namespace SharpGpt.Model.Training;
 public enum TrainingPhase
 {
     Embedding,
-    LayerNorm,
+    LayerNorm, // with the residual add fused in
     Linear,
     Attention,
     Gelu,
-    Residual,
     LossHead,
     LinearBackward,
     AttentionBackward,

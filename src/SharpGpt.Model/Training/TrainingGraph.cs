@@ -403,7 +403,16 @@ public sealed unsafe class TrainingGraph : IDisposable
             float* res2 = Activation(_res2[l]), ln2 = Activation(_ln2[l]), fch = Activation(_fch[l]), fchGelu = Activation(_fchGelu[l]);
 
             Profile?.Start();
-            LayerNorm.Forward(ln1, Activation(_ln1Mean[l]), Activation(_ln1Rstd[l]), residualIn, Param(p.Ln1Weight), Param(p.Ln1Bias), bt, c, eps);
+            if (l == 0)
+            {
+                LayerNorm.Forward(ln1, Activation(_ln1Mean[l]), Activation(_ln1Rstd[l]), residualIn, Param(p.Ln1Weight), Param(p.Ln1Bias), bt, c, eps);
+            }
+            else
+            {
+                // res3[l−1] = res2[l−1] + mlp(l−1), fused with this block's first LayerNorm.
+                LayerNorm.ResidualForward(residualIn, ln1, Activation(_ln1Mean[l]), Activation(_ln1Rstd[l]), Activation(_res2[l - 1]), projOut,
+                    Param(p.Ln1Weight), Param(p.Ln1Bias), bt, c, eps);
+            }
             Lap(TrainingPhase.LayerNorm);
             LinearForward(l, LoraTarget.Qkv, qkv, ln1, Param(p.QkvWeight), p.QkvBias >= 0 ? Param(p.QkvBias) : null, bt, c, 3 * c);
             Lap(TrainingPhase.Linear);
@@ -411,25 +420,23 @@ public sealed unsafe class TrainingGraph : IDisposable
             Lap(TrainingPhase.Attention);
             LinearForward(l, LoraTarget.AttentionOutput, projOut, atty, Param(p.AttnProjWeight), Param(p.AttnProjBias), bt, c, c);
             Lap(TrainingPhase.Linear);
-            Residual.Forward(res2, residualIn, projOut, (long)bt * c);
-            Lap(TrainingPhase.Residual);
-
-            LayerNorm.Forward(ln2, Activation(_ln2Mean[l]), Activation(_ln2Rstd[l]), res2, Param(p.Ln2Weight), Param(p.Ln2Bias), bt, c, eps);
+            LayerNorm.ResidualForward(res2, ln2, Activation(_ln2Mean[l]), Activation(_ln2Rstd[l]), residualIn, projOut,
+                Param(p.Ln2Weight), Param(p.Ln2Bias), bt, c, eps);
             Lap(TrainingPhase.LayerNorm);
-            LinearForward(l, LoraTarget.MlpUp, fch, ln2, Param(p.FcWeight), Param(p.FcBias), bt, c, f);
+            // The fc bias is added by the fused GELU, which keeps the biased pre-activation for backward.
+            LinearForward(l, LoraTarget.MlpUp, fch, ln2, Param(p.FcWeight), null, bt, c, f);
             Lap(TrainingPhase.Linear);
-            Gelu.Forward(fchGelu, fch, (long)bt * f);
+            Gelu.ForwardWithBias(fchGelu, fch, Param(p.FcBias), bt, f);
             Lap(TrainingPhase.Gelu);
             LinearForward(l, LoraTarget.MlpDown, projOut, fchGelu, Param(p.FcProjWeight), Param(p.FcProjBias), bt, f, c);
             Lap(TrainingPhase.Linear);
-            Residual.Forward(Activation(_res3[l]), res2, projOut, (long)bt * c);
-            Lap(TrainingPhase.Residual);
             Release(ParameterLayout.UnitOfLayer(l));
         }
         float* lnf = Activation(_lnf);
         Acquire(lastUnit);
         Profile?.Start();
-        LayerNorm.Forward(lnf, Activation(_lnfMean), Activation(_lnfRstd), Activation(_res3[config.LayerCount - 1]),
+        int last = config.LayerCount - 1;
+        LayerNorm.ResidualForward(Activation(_res3[last]), lnf, Activation(_lnfMean), Activation(_lnfRstd), Activation(_res2[last]), projOut,
             Param(layout.LnfWeight), Param(layout.LnfBias), bt, c, eps);
         Lap(TrainingPhase.LayerNorm);
         Release(lastUnit);

@@ -35,21 +35,50 @@ public static unsafe class Gelu
         WorkerPool.Shared.Run(TaskCount(count), &BackwardTask, &args);
     }
 
+    /// <summary>
+    /// The bias add of the preceding matmul fused with GELU: preActivation (N, F) += bias (F) in place (kept for
+    /// backward), and output (N, F) = gelu(preActivation). One pass instead of the matmul's bias pass plus GELU's.
+    /// </summary>
+    public static void ForwardWithBias(float* output, float* preActivation, float* bias, int rows, int columns)
+    {
+        GeluArgs args = new() { Output = output, Input = preActivation, Bias = bias, Rows = rows, Columns = columns };
+        int rowsPerTask = Math.Max(1, ElementsPerTask / Math.Max(columns, 1));
+        args.RowsPerTask = rowsPerTask;
+        WorkerPool.Shared.Run((rows + rowsPerTask - 1) / rowsPerTask, &BiasForwardTask, &args);
+    }
+
     private static int TaskCount(long count) => (int)((count + ElementsPerTask - 1) / ElementsPerTask);
 
     private struct GeluArgs
     {
-        public float* Output, Input, DOutput;
+        public float* Output, Input, DOutput, Bias;
         public long Count;
+        public int Rows, Columns, RowsPerTask;
     }
 
     private static void ForwardTask(void* argsPointer, int task)
     {
         ref GeluArgs args = ref *(GeluArgs*)argsPointer;
         long start = (long)task * ElementsPerTask;
-        int n = (int)Math.Min(ElementsPerTask, args.Count - start);
-        float* x = args.Input + start;
-        float* y = args.Output + start;
+        ForwardSpan(args.Output + start, args.Input + start, (int)Math.Min(ElementsPerTask, args.Count - start));
+    }
+
+    private static void BiasForwardTask(void* argsPointer, int task)
+    {
+        ref GeluArgs args = ref *(GeluArgs*)argsPointer;
+        int end = Math.Min(args.Rows, (task + 1) * args.RowsPerTask), n = args.Columns;
+        var bias = new ReadOnlySpan<float>(args.Bias, n);
+        for (int r = task * args.RowsPerTask; r < end; r++)
+        {
+            float* x = args.Input + (long)r * n;
+            var row = new Span<float>(x, n);
+            System.Numerics.Tensors.TensorPrimitives.Add(row, bias, row);
+            ForwardSpan(args.Output + (long)r * n, x, n);
+        }
+    }
+
+    private static void ForwardSpan(float* y, float* x, int n)
+    {
         int i = 0;
         if (Vector512.IsHardwareAccelerated)
         {

@@ -27,6 +27,22 @@ public static unsafe class LayerNorm
     }
 
     /// <summary>
+    /// The residual add fused with the LayerNorm that follows it (one pass over each row while it is in L1):
+    /// residual (N, C) = a + b, then output = LayerNorm(residual) as in <see cref="Forward"/>.
+    /// residual may alias a or b; mean and rstd may be null.
+    /// </summary>
+    public static void ResidualForward(float* residual, float* output, float* mean, float* rstd, float* a, float* b,
+        float* weight, float* bias, int rows, int channels, float epsilon)
+    {
+        LayerNormArgs args = new()
+        {
+            Output = output, Mean = mean, Rstd = rstd, Input = residual, ResidualA = a, ResidualB = b, Weight = weight, Bias = bias,
+            Rows = rows, Channels = channels, Epsilon = epsilon,
+        };
+        WorkerPool.Shared.Run((rows + RowsPerTask - 1) / RowsPerTask, &ForwardTask, &args);
+    }
+
+    /// <summary>
     /// dInput (N, C) (+)= ∂L/∂x; dWeight (C) += Σ dOut·x̂; dBias (C) += Σ dOut, from dOutput (N, C),
     /// the forward input, weight and the saved mean/rstd. dInput is overwritten unless <paramref name="accumulate"/>.
     /// Row tasks are a fixed partition (not one per thread), so the weight-gradient sums are reproducible
@@ -60,7 +76,7 @@ public static unsafe class LayerNorm
 
     private struct LayerNormArgs
     {
-        public float* Output, Mean, Rstd, Input, Weight, Bias, DOutput, Partials;
+        public float* Output, Mean, Rstd, Input, ResidualA, ResidualB, Weight, Bias, DOutput, Partials;
         public int Rows, Channels;
         public float Epsilon;
         public bool Accumulate;
@@ -75,6 +91,11 @@ public static unsafe class LayerNorm
         int end = Math.Min(args.Rows, (task + 1) * RowsPerTask);
         for (int r = task * RowsPerTask; r < end; r++)
         {
+            if (args.ResidualA != null)
+            {
+                TensorPrimitives.Add(new ReadOnlySpan<float>(args.ResidualA + (long)r * c, c), new ReadOnlySpan<float>(args.ResidualB + (long)r * c, c),
+                    new Span<float>(args.Input + (long)r * c, c));
+            }
             var x = new ReadOnlySpan<float>(args.Input + (long)r * c, c);
             var y = new Span<float>(args.Output + (long)r * c, c);
             float mean = TensorPrimitives.Sum(x) / c;

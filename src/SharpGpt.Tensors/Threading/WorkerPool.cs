@@ -50,8 +50,7 @@ public sealed unsafe class WorkerPool : IDisposable
     public int ThreadCount { get; }
 
     /// <summary>
-    /// Default thread count: the SHARPGPT_THREADS environment variable, or else the processor count
-    /// (the target machines expose one hardware thread per physical core).
+    /// Default thread count: the SHARPGPT_THREADS environment variable, or else the number of physical cores.
     /// </summary>
     public static int DefaultThreadCount()
     {
@@ -60,7 +59,7 @@ public sealed unsafe class WorkerPool : IDisposable
         {
             return n;
         }
-        return Environment.ProcessorCount;
+        return PhysicalCores.Count();
     }
 
     /// <summary>Replaces the shared pool (for example from a --threads option).</summary>

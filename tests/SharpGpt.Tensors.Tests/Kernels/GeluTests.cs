@@ -47,6 +47,31 @@ public unsafe class GeluTests
         NumericAssert.Close(dxRef, dx, Absolute, Relative, "gelu backward");
     }
 
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(3, 17)]
+    [InlineData(5, 64)]
+    [InlineData(9, 3072)]
+    [InlineData(70, 257)]
+    public void BiasFusedForwardMatchesReference(int rows, int columns)
+    {
+        Rng rng = new((ulong)(rows * 7 + columns));
+        float[] pre = TestArrays.Uniform(rng, rows * columns, 4f), bias = TestArrays.Uniform(rng, columns);
+        float[] expectedPre = new float[pre.Length], expected = new float[pre.Length], output = new float[pre.Length];
+        for (int i = 0; i < pre.Length; i++)
+        {
+            expectedPre[i] = pre[i] + bias[i % columns];
+        }
+        ReferenceGelu.Forward(expected, expectedPre);
+        fixed (float* pp = pre, pb = bias, po = output)
+        {
+            Gelu.ForwardWithBias(po, pp, pb, rows, columns);
+        }
+        // The biased pre-activation is an exact fp32 add, kept for backward.
+        Assert.Equal(expectedPre, pre);
+        NumericAssert.Close(expected, output, Absolute, Relative, "gelu(x + bias)");
+    }
+
     [Fact]
     public void BackwardMatchesFiniteDifferences()
     {

@@ -51,6 +51,27 @@ public unsafe class LayerNormTests
         NumericAssert.CloseRelativeToScale(dbRef, db, Absolute, "db");
     }
 
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void ResidualFusedForwardMatchesReference(int rows, int channels)
+    {
+        Rng rng = new((ulong)(rows * 13 + channels));
+        float[] a = TestArrays.Uniform(rng, rows * channels, 3f), b = TestArrays.Uniform(rng, rows * channels);
+        float[] w = TestArrays.Uniform(rng, channels), bias = TestArrays.Uniform(rng, channels);
+        float[] sumRef = new float[a.Length], yRef = new float[a.Length], meanRef = new float[rows], rstdRef = new float[rows];
+        ReferenceResidual.Forward(sumRef, a, b);
+        ReferenceLayerNorm.Forward(yRef, meanRef, rstdRef, sumRef, w, bias, rows, channels, Epsilon);
+        float[] sum = new float[a.Length], y = new float[a.Length], mean = new float[rows], rstd = new float[rows];
+        fixed (float* ps = sum, py = y, pm = mean, pr = rstd, pa = a, pb = b, pw = w, pbias = bias)
+        {
+            LayerNorm.ResidualForward(ps, py, pm, pr, pa, pb, pw, pbias, rows, channels, Epsilon);
+        }
+        NumericAssert.Close(sumRef, sum, 0, 1e-7, "residual");
+        NumericAssert.Close(yRef, y, Absolute, Relative, "y");
+        NumericAssert.Close(meanRef, mean, Absolute, Relative, "mean");
+        NumericAssert.Close(rstdRef, rstd, Absolute, Relative, "rstd");
+    }
+
     [Fact]
     public void BackwardMatchesFiniteDifferences()
     {

@@ -87,3 +87,13 @@ public unsafe class WorkerPoolTests
 
     private static void Throw(void* args, int index) => throw new InvalidOperationException("task failed");
 }
+
+public class PhysicalCoresTests
+{
+    [Fact]
+    public void CountIsBetweenOneAndTheLogicalProcessorCount()
+    {
+        int cores = SharpGpt.Tensors.Threading.PhysicalCores.Count();
+        Assert.InRange(cores, 1, Environment.ProcessorCount);
+    }
+}
