@@ -5,6 +5,7 @@ using SharpGpt.Evaluation.Tasks;
 using SharpGpt.Inference;
 using SharpGpt.Inference.Generation;
 using SharpGpt.Inference.Sampling;
+using SharpGpt.Model.Backends;
 using SharpGpt.Model.Inference;
 
 namespace SharpGpt.Evaluation;
@@ -30,13 +31,13 @@ public sealed class EvalRunner : IDisposable
 {
     private const int MaxChoices = 8;
     private readonly LanguageModel _model;
-    private readonly InferenceSession _session;
+    private readonly IInferenceSession _session;
     private readonly LoglikelihoodScorer _scorer;
 
     public EvalRunner(LanguageModel model, int maxTokensPerStep = 512)
     {
         _model = model;
-        _session = new InferenceSession(model.Model, slots: 1 + MaxChoices, maxTokensPerStep: maxTokensPerStep);
+        _session = ComputeBackends.Default.CreateInferenceSession(model.Model, slots: 1 + MaxChoices, maxTokensPerStep: maxTokensPerStep);
         _scorer = new LoglikelihoodScorer(_session, model.RequireTokenizer());
     }
 

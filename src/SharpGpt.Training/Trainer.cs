@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using SharpGpt.Model;
+using SharpGpt.Model.Backends;
 using SharpGpt.Model.Lora;
 using SharpGpt.Model.Training;
 using SharpGpt.Tensors.Memory;
@@ -27,7 +28,7 @@ public sealed class Trainer : IDisposable
     private readonly TrainerOptions _options;
     private readonly LoraAdapter? _lora;
     private readonly ICommunicator _comm;
-    private readonly TrainingGraph _graph;
+    private readonly ITrainingGraph _graph;
     private readonly ZeroEngine? _zero;
     private readonly AdamWOptimizer? _loraOptimizer;
     private readonly CheckpointDirectory _checkpoints;
@@ -46,14 +47,14 @@ public sealed class Trainer : IDisposable
             {
                 throw new SharpGptException("LoRA fine-tuning runs on one process.");
             }
-            _graph = new TrainingGraph(model, data.MicroBatchSize, data.MaxTime);
+            _graph = ComputeBackends.Default.CreateTrainingGraph(model, data.MicroBatchSize, data.MaxTime);
             _graph.AttachLora(lora);
             _loraOptimizer = new AdamWOptimizer(lora.Tensors, lora.TotalFloats, options.Adam);
         }
         else
         {
             _zero = new ZeroEngine(model, _comm, zeroStage, options.Adam);
-            _graph = new TrainingGraph(model, data.MicroBatchSize, data.MaxTime, _zero);
+            _graph = ComputeBackends.Default.CreateTrainingGraph(model, data.MicroBatchSize, data.MaxTime, _zero);
         }
         _checkpoints = new CheckpointDirectory(Path.Combine(options.OutputDirectory, "checkpoints"), options.KeepCheckpoints);
     }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using SharpGpt.Model;
+using SharpGpt.Model.Backends;
 using SharpGpt.Model.Inference;
 using SharpGpt.Model.Training;
 using SharpGpt.Tensors.Kernels;
@@ -24,6 +25,7 @@ internal sealed unsafe class EngineBenchmark
     private readonly GptConfig _config;
     private readonly int _repeats;
     private readonly Action<string> _log;
+    private double _peak;
 
     public EngineBenchmark(GptConfig config, bool quick, Action<string> log)
     {
@@ -42,6 +44,9 @@ internal sealed unsafe class EngineBenchmark
     {
         int c = _config.EmbeddingSize, f = _config.FeedForwardSize;
         int rows = Quick ? 256 : 1024;
+        _peak = PeakFlops.Measure(Quick ? 0.2 : 1.0);
+        _log($"peak: {_peak / 1e9:F0} GFLOP/s");
+        yield return new BenchResult("peak fp32 (micro-kernel, operands in L1)", _peak / 1e9, "GFLOP/s", "all threads; the denominator of MFU");
         foreach ((string name, int n, int k) in new[] { ("qkv", 3 * c, c), ("attn.proj", c, c), ("mlp.fc", f, c), ("mlp.proj", c, f) })
         {
             yield return Gemm(name, rows, n, k);
@@ -76,7 +81,7 @@ internal sealed unsafe class EngineBenchmark
 
     private BenchResult Training(GptModel model, int batch, int time)
     {
-        using var graph = new TrainingGraph(model, batch, time);
+        using var graph = ComputeBackends.Default.CreateTrainingGraph(model, batch, time);
         using var m = new NativeBuffer(model.Layout.TotalFloats);
         using var v = new NativeBuffer(model.Layout.TotalFloats);
         Rng rng = new(2);
@@ -115,12 +120,12 @@ internal sealed unsafe class EngineBenchmark
         double flops = 6.0 * model.Layout.ParameterCount * batch * time + 12.0 * _config.LayerCount * batch * time * time * _config.EmbeddingSize / 2;
         _log($"training B={batch} T={time}: {tokensPerSecond:F0} tokens/s ({seconds * 1000:F0} ms/step)");
         return new BenchResult($"training (B={batch}, T={time}, fwd+bwd+AdamW)", tokensPerSecond, "tokens/s",
-            $"{seconds * 1000:F0} ms/step, {flops / seconds / 1e9:F0} GFLOP/s model FLOPs (6N per token + causal attention)");
+            $"{seconds * 1000:F0} ms/step, {flops / seconds / 1e9:F0} GFLOP/s model FLOPs (6N per token + causal attention), MFU {flops / seconds / _peak:P0}");
     }
 
     private BenchResult Prefill(GptModel model, int promptLength)
     {
-        using var session = new InferenceSession(model, slots: 1, maxTokensPerStep: promptLength, maxContext: Math.Min(_config.ContextLength, promptLength + 8));
+        using var session = ComputeBackends.Default.CreateInferenceSession(model, slots: 1, maxTokensPerStep: promptLength, maxContext: Math.Min(_config.ContextLength, promptLength + 8));
         int[] prompt = Enumerable.Range(0, promptLength).Select(i => (i * 7919) % _config.VocabSize).ToArray();
         double seconds = Median(() =>
         {
@@ -135,7 +140,7 @@ internal sealed unsafe class EngineBenchmark
     private BenchResult Decode(GptModel model, int tokens, QuantizationKind? kind = null)
     {
         int context = Math.Min(_config.ContextLength, tokens + 32);
-        using var session = new InferenceSession(model, slots: 1, maxTokensPerStep: 16, maxContext: context);
+        using var session = ComputeBackends.Default.CreateInferenceSession(model, slots: 1, maxTokensPerStep: 16, maxContext: context);
         int[] prompt = Enumerable.Range(0, 16).Select(i => (i * 104729) % _config.VocabSize).ToArray();
         int[] next = new int[1];
         double seconds = Median(() =>
@@ -153,9 +158,37 @@ internal sealed unsafe class EngineBenchmark
         double tokensPerSecond = tokens / seconds;
         double bytes = model.Quantized?.ByteLength ?? model.Layout.ParameterCount * 4.0;
         string name = kind?.ToString().ToLowerInvariant() ?? "fp32";
-        _log($"decode {name}: {tokensPerSecond:F1} tokens/s");
+        // Dispatch overhead: worker-pool jobs per decoded token times the cost of one empty job.
+        long before = WorkerPool.Shared.Dispatches;
+        session.Step([new SequenceChunk(0, next, LogitsRequest.Last)]);
+        long perToken = WorkerPool.Shared.Dispatches - before;
+        double overhead = perToken * DispatchSeconds();
+        _log($"decode {name}: {tokensPerSecond:F1} tokens/s, {perToken} dispatches/token ≈ {overhead * 1e3:F2} ms ({100 * overhead * tokensPerSecond:F1}% of a step)");
         return new BenchResult($"decode (1 stream, {name} weights, KV cache)", tokensPerSecond, "tokens/s",
-            $"{1000 / tokensPerSecond:F1} ms/token, ≈{bytes * tokensPerSecond / 1e9:F0} GB/s of weights streamed");
+            $"{1000 / tokensPerSecond:F1} ms/token, ≈{bytes * tokensPerSecond / 1e9:F0} GB/s of weights streamed, " +
+            $"dispatch overhead ≈{100 * overhead * tokensPerSecond:F1}% ({perToken} jobs/token)");
+    }
+
+    /// <summary>Seconds one worker-pool job of empty tasks (one per thread) takes from publish to join.</summary>
+    private double DispatchSeconds()
+    {
+        const int jobs = 20_000;
+        WorkerPool pool = WorkerPool.Shared;
+        int tasks = Math.Max(2, pool.ThreadCount);
+        for (int i = 0; i < 1000; i++)
+        {
+            pool.Run(tasks, &EmptyTask, null);
+        }
+        var timer = Stopwatch.StartNew();
+        for (int i = 0; i < jobs; i++)
+        {
+            pool.Run(tasks, &EmptyTask, null);
+        }
+        return timer.Elapsed.TotalSeconds / jobs;
+    }
+
+    private static void EmptyTask(void* args, int task)
+    {
     }
 
     private static int Sampling(ReadOnlySpan<float> logits) => Inference.Sampling.TokenSampler.ArgMax(logits);

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using SharpGpt.Cli.Bench;
 using SharpGpt.Model;
+using SharpGpt.Model.Checkpoints.HuggingFace;
 using SharpGpt.Tensors.Threading;
 
 namespace SharpGpt.Cli.Commands;
@@ -12,6 +13,8 @@ internal static class BenchCommand
     public static Command Create(TextWriter output)
     {
         var preset = new Option<string>("--preset", "-p") { Description = "Shapes to benchmark", DefaultValueFactory = _ => "gpt2" };
+        var configFile = new Option<string?>("--config") { Description = "Shapes from a SharpGPT config JSON instead of a preset" };
+        var modelDir = new Option<string?>("--model", "-m") { Description = "Shapes from a model folder's config.json (weights are random), e.g. models/sharpgpt-default" };
         var quick = new Option<bool>("--quick") { Description = "Smaller, faster run (smoke test)" };
         var batch = new Option<int>("--batch") { Description = "Training batch", DefaultValueFactory = _ => 4 };
         var time = new Option<int>("--time") { Description = "Training sequence length", DefaultValueFactory = _ => 256 };
@@ -23,12 +26,14 @@ internal static class BenchCommand
         var threads = CommonOptions.Threads();
         var command = new Command("bench", "Measure GEMM GFLOP/s, training, prefill and decode throughput, and peak memory.")
         {
-            preset, quick, batch, time, prompt, decode, json, compare, profile, threads,
+            preset, configFile, modelDir, quick, batch, time, prompt, decode, json, compare, profile, threads,
         };
         command.SetAction(parse =>
         {
             CommonOptions.ApplyThreads(parse, threads);
-            GptConfig config = GptPresets.Get(parse.GetValue(preset)!);
+            GptConfig config = parse.GetValue(configFile) is string file ? ConfigJson.Load(file)
+                : parse.GetValue(modelDir) is string dir ? HfConfig.Read(Path.Combine(dir, HfModelLoader.ConfigFile))
+                : GptPresets.Get(parse.GetValue(preset)!);
             bool isQuick = parse.GetValue(quick);
             int b = isQuick ? 1 : parse.GetValue(batch), t = isQuick ? 64 : parse.GetValue(time);
             int p = isQuick ? 64 : parse.GetValue(prompt), d = isQuick ? 8 : parse.GetValue(decode);

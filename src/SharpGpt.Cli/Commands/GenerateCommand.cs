@@ -2,6 +2,7 @@ using System.CommandLine;
 using SharpGpt.Inference;
 using SharpGpt.Inference.Generation;
 using SharpGpt.Inference.Sampling;
+using SharpGpt.Model.Backends;
 using SharpGpt.Model.Inference;
 
 namespace SharpGpt.Cli.Commands;
@@ -77,7 +78,7 @@ internal static class GenerateCommand
             }
             bool printIds = parse.GetValue(showIds) || language.Tokenizer == null;
             int[] promptTokens = ids != null ? CommonOptions.ParseIds(ids) : language.RequireTokenizer().Encode(text!);
-            using var session = new InferenceSession(language.Model, slots: 1, maxTokensPerStep: 256);
+            using var session = ComputeBackends.Default.CreateInferenceSession(language.Model, slots: 1, maxTokensPerStep: 256);
             var generator = new TextGenerator(language);
             if (!printIds)
             {

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using SharpGpt.Inference;
 using SharpGpt.Inference.Scoring;
+using SharpGpt.Model.Backends;
 using SharpGpt.Model.Inference;
 using SharpGpt.Tensors.Kernels.Quantized;
 using SharpGpt.Training.Data;
@@ -64,7 +65,7 @@ internal static class PerplexityCommand
 
     private static (string, double, double, long) Measure(LanguageModel language, TokenStream stream, int time, long maxTokens, string name)
     {
-        using var session = new InferenceSession(language.Model, slots: 1, maxTokensPerStep: time, maxContext: time);
+        using var session = ComputeBackends.Default.CreateInferenceSession(language.Model, slots: 1, maxTokensPerStep: time, maxContext: time);
         long windows = Math.Min((stream.Count - 1) / time, Math.Max(1, maxTokens / time));
         if (windows < 1)
         {

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using SharpGpt.Inference;
 using SharpGpt.Inference.Scoring;
+using SharpGpt.Model.Backends;
 using SharpGpt.Model.Inference;
 
 namespace SharpGpt.Cli.Commands;
@@ -51,7 +52,7 @@ internal static class ScoreCommand
 
     public static ScoreReport Score(LanguageModel language, int[] tokens)
     {
-        using var session = new InferenceSession(language.Model, slots: 1, maxTokensPerStep: Math.Clamp(tokens.Length, 1, 512),
+        using var session = ComputeBackends.Default.CreateInferenceSession(language.Model, slots: 1, maxTokensPerStep: Math.Clamp(tokens.Length, 1, 512),
             maxContext: Math.Clamp(tokens.Length, 1, language.Config.ContextLength));
         double?[] logprobs = TokenScorer.ScoreSequence(session, 0, tokens);
         string[] pieces = tokens.Select(t => language.Tokenizer?.TokenText(t) ?? t.ToString()).ToArray();

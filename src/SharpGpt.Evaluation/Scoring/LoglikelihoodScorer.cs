@@ -13,10 +13,10 @@ namespace SharpGpt.Evaluation.Scoring;
 /// </summary>
 public sealed class LoglikelihoodScorer
 {
-    private readonly InferenceSession _session;
+    private readonly IInferenceSession _session;
     private readonly Gpt2Tokenizer _tokenizer;
 
-    public LoglikelihoodScorer(InferenceSession session, Gpt2Tokenizer? tokenizer)
+    public LoglikelihoodScorer(IInferenceSession session, Gpt2Tokenizer? tokenizer)
     {
         _session = session;
         _tokenizer = tokenizer!;

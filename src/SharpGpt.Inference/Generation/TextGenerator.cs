@@ -17,14 +17,14 @@ public sealed class TextGenerator
     public TextGenerator(LanguageModel model) => _model = model;
 
     /// <summary>Encodes the prompt (an empty prompt means &lt;|endoftext|&gt;, as in the OpenAI API) and generates.</summary>
-    public IEnumerable<GenerationEvent> Generate(InferenceSession session, int slot, string prompt, GenerationOptions options,
+    public IEnumerable<GenerationEvent> Generate(IInferenceSession session, int slot, string prompt, GenerationOptions options,
         CancellationToken cancellation = default)
     {
         int[] ids = _model.RequireTokenizer().Encode(prompt);
         return Generate(session, slot, ids, options, cancellation);
     }
 
-    public IEnumerable<GenerationEvent> Generate(InferenceSession session, int slot, IReadOnlyList<int> prompt, GenerationOptions options,
+    public IEnumerable<GenerationEvent> Generate(IInferenceSession session, int slot, IReadOnlyList<int> prompt, GenerationOptions options,
         CancellationToken cancellation = default)
     {
         GptConfig config = _model.Config;

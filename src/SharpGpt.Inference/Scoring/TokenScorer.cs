@@ -21,7 +21,7 @@ public static class TokenScorer
     /// Appends <paramref name="inputs"/> to <paramref name="slot"/>; result[i] scores targets[i] given
     /// the slot's earlier tokens and inputs[0..i]. Targets below zero are not scored (NaN).
     /// </summary>
-    public static TokenScore[] ScoreNext(InferenceSession session, int slot, ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int topLogprobs = 0)
+    public static TokenScore[] ScoreNext(IInferenceSession session, int slot, ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int topLogprobs = 0)
     {
         if (inputs.Length != targets.Length)
         {
@@ -57,7 +57,7 @@ public static class TokenScorer
     /// Several <see cref="ScoreNext"/> requests for different slots, packed into as few batched steps as fit
     /// (all the choices of a multiple-choice question go through the model together).
     /// </summary>
-    public static TokenScore[][] ScoreNextBatch(InferenceSession session, IReadOnlyList<Request> requests)
+    public static TokenScore[][] ScoreNextBatch(IInferenceSession session, IReadOnlyList<Request> requests)
     {
         var results = requests.Select(r => new TokenScore[r.Inputs.Length]).ToArray();
         int[] done = new int[requests.Count];
@@ -109,11 +109,11 @@ public static class TokenScorer
     /// Scores a whole sequence from scratch in <paramref name="slot"/>: element i is log P(tokens[i] | tokens[..i]),
     /// null for the first token, which has no context.
     /// </summary>
-    public static double?[] ScoreSequence(InferenceSession session, int slot, IReadOnlyList<int> tokens, int topLogprobs = 0) =>
+    public static double?[] ScoreSequence(IInferenceSession session, int slot, IReadOnlyList<int> tokens, int topLogprobs = 0) =>
         ScoreSequenceDetailed(session, slot, tokens, topLogprobs).Select(s => s?.Logprob).ToArray();
 
     /// <summary>As <see cref="ScoreSequence"/>, with greedy flags and top alternatives.</summary>
-    public static TokenScore?[] ScoreSequenceDetailed(InferenceSession session, int slot, IReadOnlyList<int> tokens, int topLogprobs = 0)
+    public static TokenScore?[] ScoreSequenceDetailed(IInferenceSession session, int slot, IReadOnlyList<int> tokens, int topLogprobs = 0)
     {
         if (tokens.Count > session.MaxContext)
         {

@@ -4,6 +4,7 @@ using SharpGpt.Inference.Generation;
 using SharpGpt.Inference.Sampling;
 using SharpGpt.Inference.Scoring;
 using SharpGpt.Model;
+using SharpGpt.Model.Backends;
 using SharpGpt.Model.Inference;
 using SharpGpt.Tensors.Kernels;
 
@@ -20,7 +21,7 @@ namespace SharpGpt.Inference.Serving;
 public sealed class GenerationEngine : IDisposable
 {
     private readonly LanguageModel _model;
-    private readonly InferenceSession _session;
+    private readonly IInferenceSession _session;
     private readonly EngineOptions _options;
     private readonly Thread _loop;
     private readonly Lock _queueLock = new();
@@ -37,7 +38,7 @@ public sealed class GenerationEngine : IDisposable
         options.Validate(model.Config);
         _model = model;
         _options = options;
-        _session = new InferenceSession(model.Model, options.MaxSequences, options.MaxTokensPerStep, options.MaxContext);
+        _session = ComputeBackends.Default.CreateInferenceSession(model.Model, options.MaxSequences, options.MaxTokensPerStep, options.MaxContext);
         _slots = new Sequence?[options.MaxSequences];
         _loop = new Thread(Loop) { IsBackground = true, Name = "sharpgpt-engine" };
         _loop.Start();

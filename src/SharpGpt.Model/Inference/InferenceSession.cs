@@ -15,7 +15,7 @@ namespace SharpGpt.Model.Inference;
 /// Every matmul takes the row-invariant path, so a row's logits are the same bits whichever other rows share
 /// its step: a request's output never depends on what else is being served.
 /// </summary>
-public sealed unsafe class InferenceSession : IDisposable
+public sealed unsafe class InferenceSession : IInferenceSession
 {
     private readonly GptModel _model;
     private readonly KvCache _cache;

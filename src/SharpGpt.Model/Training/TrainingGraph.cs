@@ -14,7 +14,7 @@ namespace SharpGpt.Model.Training;
 /// Memory stays linear in T: attention keeps only each row's log-sum-exp (<see cref="FlashAttention"/>), and the
 /// lm_head, softmax and cross-entropy run over row chunks, so the (B·T, V) logits never exist at once.
 /// </summary>
-public sealed unsafe class TrainingGraph : IDisposable
+public sealed unsafe class TrainingGraph : ITrainingGraph
 {
     private readonly GptModel _model;
     private readonly NativeBuffer _activations;

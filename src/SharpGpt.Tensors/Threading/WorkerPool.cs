@@ -49,6 +49,11 @@ public sealed unsafe class WorkerPool : IDisposable
     /// <summary>Threads that run tasks, the calling thread included.</summary>
     public int ThreadCount { get; }
 
+    /// <summary>Jobs handed to the workers so far (serial runs excluded): with a per-dispatch cost this gives a step's overhead.</summary>
+    public long Dispatches => Volatile.Read(ref _dispatches);
+
+    private long _dispatches;
+
     /// <summary>
     /// Default thread count: the SHARPGPT_THREADS environment variable, or else the number of physical cores.
     /// </summary>
@@ -90,6 +95,7 @@ public sealed unsafe class WorkerPool : IDisposable
         }
         try
         {
+            _dispatches++;
             Publish(taskCount, body, args);
             t_insideJob = true;
             int generation = (int)(Volatile.Read(ref _state) >> 32);

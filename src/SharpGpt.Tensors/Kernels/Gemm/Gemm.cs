@@ -222,7 +222,7 @@ public static unsafe class Gemm
         }
     }
 
-    private static void RunTile(GemmPath path, int kc, float* a, float* b, float* c, int ldc, bool accumulate)
+    internal static void RunTile(GemmPath path, int kc, float* a, float* b, float* c, int ldc, bool accumulate)
     {
         switch (path)
         {
