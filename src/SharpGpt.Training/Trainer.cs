@@ -100,6 +100,7 @@ public sealed class Trainer : IDisposable
                 break;
             }
             var stepClock = Stopwatch.StartNew();
+            TimeSpan collectiveBefore = _comm.CollectiveTime;
             int microBatches = _options.Ramp.MicroBatches(tokensSeen, _options.AccumulationSteps, tokensPerMicroBatch);
             MicroBatch[] batches = Enumerable.Range(0, microBatches).Select(_ => _data.Next()).ToArray();
             double counted = _comm.AllReduceSum(batches.Sum(b => b.CountedTargets));
@@ -139,6 +140,8 @@ public sealed class Trainer : IDisposable
             {
                 Step = step, Loss = stepLoss, LearningRate = learningRate, GradientNorm = norm, BatchTokens = stepTokens,
                 Tokens = tokensSeen, TokensPerSecond = tokensPerSecond, ElapsedSeconds = elapsedBefore + clock.Elapsed.TotalSeconds,
+                StepSeconds = stepClock.Elapsed.TotalSeconds,
+                CommunicationSeconds = _comm.Size > 1 ? (_comm.CollectiveTime - collectiveBefore).TotalSeconds : null,
             });
 
             double? validation = null;

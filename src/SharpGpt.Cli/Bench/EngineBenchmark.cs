@@ -37,8 +37,8 @@ internal sealed unsafe class EngineBenchmark
 
     public bool Quick { get; }
 
-    /// <summary>When true, the training benchmark also reports where a step's time goes (<see cref="StepProfile"/>).</summary>
-    public bool ProfileTraining { get; init; }
+    /// <summary>When true, training and decoding also report where a step's time goes (<see cref="StepProfile"/>).</summary>
+    public bool Profile { get; init; }
 
     public IEnumerable<BenchResult> Run(int batch, int time, int promptLength, int decodeTokens)
     {
@@ -95,7 +95,7 @@ internal sealed unsafe class EngineBenchmark
             AdamW.Update(model.Parameters.Pointer, graph.Gradients.Pointer, m.Pointer, v.Pointer, model.Layout.TotalFloats,
                 new AdamWStep(1e-5f, 0.9f, 0.95f, 1e-8f, 0.1f, ++step));
         });
-        if (ProfileTraining)
+        if (Profile)
         {
             _log($"training step profile (mean of {_repeats} steps):");
             var profile = new StepProfile();
@@ -107,14 +107,10 @@ internal sealed unsafe class EngineBenchmark
                 profile.Start();
                 AdamW.Update(model.Parameters.Pointer, graph.Gradients.Pointer, m.Pointer, v.Pointer, model.Layout.TotalFloats,
                     new AdamWStep(1e-5f, 0.9f, 0.95f, 1e-8f, 0.1f, ++step));
-                profile.Lap(TrainingPhase.Optimizer);
+                profile.Lap(StepPhase.Optimizer);
             }
             graph.Profile = null;
-            foreach (TrainingPhase phase in Enum.GetValues<TrainingPhase>())
-            {
-                _log($"  {phase,-18} {profile[phase].TotalMilliseconds / _repeats,8:F1} ms  {100 * profile[phase] / profile.Total,5:F1}%");
-            }
-            _log($"  {"total",-18} {profile.Total.TotalMilliseconds / _repeats,8:F1} ms");
+            LogProfile(profile, _repeats);
         }
         double tokensPerSecond = batch * time / seconds;
         double flops = 6.0 * model.Layout.ParameterCount * batch * time + 12.0 * _config.LayerCount * batch * time * time * _config.EmbeddingSize / 2;
@@ -162,11 +158,35 @@ internal sealed unsafe class EngineBenchmark
         long before = WorkerPool.Shared.Dispatches;
         session.Step([new SequenceChunk(0, next, LogitsRequest.Last)]);
         long perToken = WorkerPool.Shared.Dispatches - before;
+        if (Profile)
+        {
+            _log($"decode {kind?.ToString().ToLowerInvariant() ?? "fp32"} step profile (mean of {tokens} tokens):");
+            var profile = new StepProfile();
+            session.Profile = profile;
+            session.Reset(0);
+            session.Step([new SequenceChunk(0, prompt, LogitsRequest.Last)]);
+            profile.Clear();
+            for (int i = 0; i < tokens; i++)
+            {
+                session.Step([new SequenceChunk(0, next, LogitsRequest.Last)]);
+            }
+            session.Profile = null;
+            LogProfile(profile, tokens);
+        }
         double overhead = perToken * DispatchSeconds();
         _log($"decode {name}: {tokensPerSecond:F1} tokens/s, {perToken} dispatches/token ≈ {overhead * 1e3:F2} ms ({100 * overhead * tokensPerSecond:F1}% of a step)");
         return new BenchResult($"decode (1 stream, {name} weights, KV cache)", tokensPerSecond, "tokens/s",
             $"{1000 / tokensPerSecond:F1} ms/token, ≈{bytes * tokensPerSecond / 1e9:F0} GB/s of weights streamed, " +
             $"dispatch overhead ≈{100 * overhead * tokensPerSecond:F1}% ({perToken} jobs/token)");
+    }
+
+    private void LogProfile(StepProfile profile, int steps)
+    {
+        foreach (StepPhase phase in Enum.GetValues<StepPhase>().Where(p => profile[p] > TimeSpan.Zero))
+        {
+            _log($"  {phase,-18} {profile[phase].TotalMilliseconds / steps,8:F2} ms  {100 * profile[phase] / profile.Total,5:F1}%");
+        }
+        _log($"  {"total",-18} {profile.Total.TotalMilliseconds / steps,8:F2} ms");
     }
 
     /// <summary>Seconds one worker-pool job of empty tasks (one per thread) takes from publish to join.</summary>

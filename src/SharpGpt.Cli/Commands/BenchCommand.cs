@@ -22,7 +22,7 @@ internal static class BenchCommand
         var decode = new Option<int>("--decode") { Description = "Tokens to decode", DefaultValueFactory = _ => 64 };
         var json = new Option<string?>("--json") { Description = "Also write the results to this JSON file" };
         var compare = new Option<bool>("--compare") { Description = "Also measure OpenBLAS sgemm and PyTorch (plain and tuned) in the same run and print ratios" };
-        var profile = new Option<bool>("--profile") { Description = "Also print where a training step spends its time, per kind of kernel" };
+        var profile = new Option<bool>("--profile") { Description = "Also print where a training step and a decoding step spend their time, per kind of kernel" };
         var threads = CommonOptions.Threads();
         var command = new Command("bench", "Measure GEMM GFLOP/s, training, prefill and decode throughput, and peak memory.")
         {
@@ -44,7 +44,7 @@ internal static class BenchCommand
             output.WriteLine($"SharpGPT bench: {config.Name} shapes, {WorkerPool.Shared.ThreadCount} threads, {PhysicalCores.Count()} physical cores, " +
                 $"{(System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "AVX-512" : System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? "AVX2" : "scalar")}{(isQuick ? ", quick" : "")}");
             var results = new List<BenchResult>();
-            foreach (BenchResult result in new EngineBenchmark(config, isQuick, line => Console.Error.WriteLine("  " + line)) { ProfileTraining = parse.GetValue(profile) }.Run(b, t, p, d))
+            foreach (BenchResult result in new EngineBenchmark(config, isQuick, line => Console.Error.WriteLine("  " + line)) { Profile = parse.GetValue(profile) }.Run(b, t, p, d))
             {
                 results.Add(result);
                 output.WriteLine($"{result.Name,-44} {result.Value,10:F1} {result.Unit,-9} {result.Detail}");

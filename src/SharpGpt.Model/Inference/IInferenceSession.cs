@@ -17,6 +17,9 @@ public interface IInferenceSession : IDisposable
 
     int MaxTokensPerStep { get; }
 
+    /// <summary>When set, each kernel's wall time is charged to its phase.</summary>
+    StepProfile? Profile { get; set; }
+
     /// <summary>Bytes of KV cache and working memory.</summary>
     long ByteLength { get; }
 

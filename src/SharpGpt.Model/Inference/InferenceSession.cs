@@ -124,6 +124,11 @@ public sealed unsafe class InferenceSession : IInferenceSession
     /// Appends each chunk's tokens to its slot and runs them through the model in one batch.
     /// Slots must be distinct. Returns the number of logit rows; chunk i's rows start at <see cref="FirstLogitRow"/>(i).
     /// </summary>
+    /// <summary>When set, every kernel call's wall time is charged to its <see cref="StepPhase"/>.</summary>
+    public StepProfile? Profile { get; set; }
+
+    private void Lap(StepPhase phase) => Profile?.Lap(phase);
+
     public int Step(ReadOnlySpan<SequenceChunk> chunks)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -138,7 +143,9 @@ public sealed unsafe class InferenceSession : IInferenceSession
         float eps = config.LayerNormEpsilon;
         float* x = Work(_x), ln = Work(_ln), qkv = Work(_qkv), atty = Work(_atty), tmp = Work(_tmp), fch = Work(_fch);
 
+        Profile?.Start();
         Embedding.Forward(x, _rowTokens, _rowPositions, Param(layout.Wte), Param(layout.Wpe), rows, c);
+        Lap(StepPhase.Embedding);
         for (int l = 0; l < config.LayerCount; l++)
         {
             LayerOffsets p = layout.Layers[l];
@@ -151,8 +158,10 @@ public sealed unsafe class InferenceSession : IInferenceSession
                 // The previous block's MLP residual, fused with this block's first LayerNorm.
                 LayerNorm.ResidualForward(x, ln, null, null, x, tmp, Param(p.Ln1Weight), Param(p.Ln1Bias), rows, c, eps);
             }
+            Lap(StepPhase.LayerNorm);
             QuantizedBlock? q = _model.Quantized?.Blocks[l];
             Linear(qkv, ln, q?.Qkv, p.QkvWeight, p.QkvBias, rows, c, 3 * c);
+            Lap(StepPhase.Linear);
             int capacity = _cache.Capacities[l];
             for (int r = 0; r < rows; r++)
             {
@@ -173,13 +182,20 @@ public sealed unsafe class InferenceSession : IInferenceSession
             }
             CachedAttention.Forward(_attentionRows, rows,
                 new AttentionShape(config.HeadCount, config.HeadDim, config.WindowOf(l), config.AttentionScaleOf(l)));
+            Lap(StepPhase.Attention);
             Linear(tmp, atty, q?.AttentionOutput, p.AttnProjWeight, p.AttnProjBias, rows, c, c);
+            Lap(StepPhase.Linear);
             LayerNorm.ResidualForward(x, ln, null, null, x, tmp, Param(p.Ln2Weight), Param(p.Ln2Bias), rows, c, eps);
+            Lap(StepPhase.LayerNorm);
             Linear(fch, ln, q?.MlpUp, p.FcWeight, -1, rows, c, f);
+            Lap(StepPhase.Linear);
             Gelu.ForwardWithBias(fch, fch, Param(p.FcBias), rows, f);
+            Lap(StepPhase.Gelu);
             Linear(tmp, fch, q?.MlpDown, p.FcProjWeight, p.FcProjBias, rows, f, c);
+            Lap(StepPhase.Linear);
         }
         Residual.Forward(x, x, tmp, (long)rows * c);
+        Lap(StepPhase.LayerNorm);
 
         if (_logitRowCount > 0)
         {
@@ -190,6 +206,7 @@ public sealed unsafe class InferenceSession : IInferenceSession
             }
             LayerNorm.Forward(ln, null, null, gathered, Param(layout.LnfWeight), Param(layout.LnfBias), _logitRowCount, c, eps);
             Linear(Work(_logits), ln, _model.Quantized?.Head, layout.Wte, -1, _logitRowCount, c, config.VocabSize);
+            Lap(StepPhase.Head);
         }
         foreach (SequenceChunk chunk in chunks)
         {

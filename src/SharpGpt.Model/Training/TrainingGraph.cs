@@ -167,10 +167,10 @@ public sealed unsafe class TrainingGraph : ITrainingGraph
 
     private bool BaseFrozen => _lora != null;
 
-    /// <summary>When set, every kernel call's wall time is charged to its <see cref="TrainingPhase"/>.</summary>
+    /// <summary>When set, every kernel call's wall time is charged to its <see cref="StepPhase"/>.</summary>
     public StepProfile? Profile { get; set; }
 
-    private void Lap(TrainingPhase phase) => Profile?.Lap(phase);
+    private void Lap(StepPhase phase) => Profile?.Lap(phase);
 
     public void ZeroGradients()
     {
@@ -264,7 +264,7 @@ public sealed unsafe class TrainingGraph : ITrainingGraph
             }
         }
         Release(0);
-        Lap(TrainingPhase.LossHead);
+        Lap(StepPhase.Head);
         double sum = 0;
         for (int i = 0; i < bt; i++)
         {
@@ -289,7 +289,7 @@ public sealed unsafe class TrainingGraph : ITrainingGraph
         Profile?.Start();
         LayerNorm.Backward(dRes, BaseGrad(layout.LnfWeight), BaseGrad(layout.LnfBias), dTmp, lastResidual, Param(layout.LnfWeight),
             Activation(_lnfMean), Activation(_lnfRstd), bt, c);
-        Lap(TrainingPhase.LayerNormBackward);
+        Lap(StepPhase.LayerNormBackward);
         GradientsReady(lastUnit);
         Release(lastUnit);
 
@@ -304,25 +304,25 @@ public sealed unsafe class TrainingGraph : ITrainingGraph
             // MLP: res3 = res2 + proj(gelu(fc(ln2(res2)))); dRes is ∂L/∂res3.
             Profile?.Start();
             LinearBackward(l, LoraTarget.MlpDown, dFchGelu, p.FcProjWeight, p.FcProjBias, dRes, Activation(_fchGelu[l]), bt, f, c);
-            Lap(TrainingPhase.LinearBackward);
+            Lap(StepPhase.LinearBackward);
             Gelu.Backward(dFch, Activation(_fch[l]), dFchGelu, (long)bt * f);
-            Lap(TrainingPhase.GeluBackward);
+            Lap(StepPhase.GeluBackward);
             LinearBackward(l, LoraTarget.MlpUp, dTmp, p.FcWeight, p.FcBias, dFch, Activation(_ln2[l]), bt, c, f);
-            Lap(TrainingPhase.LinearBackward);
+            Lap(StepPhase.LinearBackward);
             LayerNorm.Backward(dRes, BaseGrad(p.Ln2Weight), BaseGrad(p.Ln2Bias), dTmp, Activation(_res2[l]), Param(p.Ln2Weight),
                 Activation(_ln2Mean[l]), Activation(_ln2Rstd[l]), bt, c, accumulate: true);
-            Lap(TrainingPhase.LayerNormBackward);
+            Lap(StepPhase.LayerNormBackward);
 
             // Attention: res2 = resIn + proj(attn(qkv(ln1(resIn)))); dRes is now ∂L/∂res2.
             LinearBackward(l, LoraTarget.AttentionOutput, dTmp, p.AttnProjWeight, p.AttnProjBias, dRes, Activation(_atty[l]), bt, c, c);
-            Lap(TrainingPhase.LinearBackward);
+            Lap(StepPhase.LinearBackward);
             FlashAttention.Backward(dQkv, dTmp, Activation(_qkv[l]), Activation(_atty[l]), Activation(_attLse[l]), b, t, ShapeOf(l));
-            Lap(TrainingPhase.AttentionBackward);
+            Lap(StepPhase.AttentionBackward);
             LinearBackward(l, LoraTarget.Qkv, dTmp, p.QkvWeight, p.QkvBias, dQkv, Activation(_ln1[l]), bt, c, 3 * c);
-            Lap(TrainingPhase.LinearBackward);
+            Lap(StepPhase.LinearBackward);
             LayerNorm.Backward(dRes, BaseGrad(p.Ln1Weight), BaseGrad(p.Ln1Bias), dTmp, residualIn, Param(p.Ln1Weight),
                 Activation(_ln1Mean[l]), Activation(_ln1Rstd[l]), bt, c, accumulate: true);
-            Lap(TrainingPhase.LayerNormBackward);
+            Lap(StepPhase.LayerNormBackward);
             GradientsReady(unit);
             Release(unit);
         }
@@ -330,7 +330,7 @@ public sealed unsafe class TrainingGraph : ITrainingGraph
         {
             Profile?.Start();
             Embedding.Backward(Grad(layout.Wte), Grad(layout.Wpe), dRes, _tokens, _positions, bt, c);
-            Lap(TrainingPhase.EmbeddingBackward);
+            Lap(StepPhase.EmbeddingBackward);
         }
         GradientsReady(0);
     }
@@ -392,7 +392,7 @@ public sealed unsafe class TrainingGraph : ITrainingGraph
         Acquire(0);
         Profile?.Start();
         Embedding.Forward(Activation(_encoded), _tokens, _positions, Param(layout.Wte), Param(layout.Wpe), bt, c);
-        Lap(TrainingPhase.Embedding);
+        Lap(StepPhase.Embedding);
         Release(0);
         for (int l = 0; l < config.LayerCount; l++)
         {
@@ -413,23 +413,23 @@ public sealed unsafe class TrainingGraph : ITrainingGraph
                 LayerNorm.ResidualForward(residualIn, ln1, Activation(_ln1Mean[l]), Activation(_ln1Rstd[l]), Activation(_res2[l - 1]), projOut,
                     Param(p.Ln1Weight), Param(p.Ln1Bias), bt, c, eps);
             }
-            Lap(TrainingPhase.LayerNorm);
+            Lap(StepPhase.LayerNorm);
             LinearForward(l, LoraTarget.Qkv, qkv, ln1, Param(p.QkvWeight), p.QkvBias >= 0 ? Param(p.QkvBias) : null, bt, c, 3 * c);
-            Lap(TrainingPhase.Linear);
+            Lap(StepPhase.Linear);
             FlashAttention.Forward(atty, Activation(_attLse[l]), qkv, b, t, ShapeOf(l));
-            Lap(TrainingPhase.Attention);
+            Lap(StepPhase.Attention);
             LinearForward(l, LoraTarget.AttentionOutput, projOut, atty, Param(p.AttnProjWeight), Param(p.AttnProjBias), bt, c, c);
-            Lap(TrainingPhase.Linear);
+            Lap(StepPhase.Linear);
             LayerNorm.ResidualForward(res2, ln2, Activation(_ln2Mean[l]), Activation(_ln2Rstd[l]), residualIn, projOut,
                 Param(p.Ln2Weight), Param(p.Ln2Bias), bt, c, eps);
-            Lap(TrainingPhase.LayerNorm);
+            Lap(StepPhase.LayerNorm);
             // The fc bias is added by the fused GELU, which keeps the biased pre-activation for backward.
             LinearForward(l, LoraTarget.MlpUp, fch, ln2, Param(p.FcWeight), null, bt, c, f);
-            Lap(TrainingPhase.Linear);
+            Lap(StepPhase.Linear);
             Gelu.ForwardWithBias(fchGelu, fch, Param(p.FcBias), bt, f);
-            Lap(TrainingPhase.Gelu);
+            Lap(StepPhase.Gelu);
             LinearForward(l, LoraTarget.MlpDown, projOut, fchGelu, Param(p.FcProjWeight), Param(p.FcProjBias), bt, f, c);
-            Lap(TrainingPhase.Linear);
+            Lap(StepPhase.Linear);
             Release(ParameterLayout.UnitOfLayer(l));
         }
         float* lnf = Activation(_lnf);
@@ -438,7 +438,7 @@ public sealed unsafe class TrainingGraph : ITrainingGraph
         int last = config.LayerCount - 1;
         LayerNorm.ResidualForward(Activation(_res3[last]), lnf, Activation(_lnfMean), Activation(_lnfRstd), Activation(_res2[last]), projOut,
             Param(layout.LnfWeight), Param(layout.LnfBias), bt, c, eps);
-        Lap(TrainingPhase.LayerNorm);
+        Lap(StepPhase.LayerNorm);
         Release(lastUnit);
     }
 

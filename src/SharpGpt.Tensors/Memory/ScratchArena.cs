@@ -15,6 +15,7 @@ internal static unsafe class ScratchArena
     public const int AttentionGradients = 4;
     public const int LayerNormRow = 5;
     public const int QuantizedActivations = 6;
+    public const int QuantizedScales = 7;
 
     [ThreadStatic] private static NativeBuffer?[]? t_slots;
 

@@ -33,6 +33,12 @@ public unsafe interface ICommunicator : IDisposable
 
     void Barrier();
 
+    /// <summary>
+    /// Wall time this rank has spent inside collectives so far: transfer plus waiting for slower ranks.
+    /// The trainer logs its growth per step as the step's communication time.
+    /// </summary>
+    TimeSpan CollectiveTime { get; }
+
     /// <summary>Stops every rank of the job with a message (a dead peer, an unrecoverable error).</summary>
     void Abort(string message);
 }
@@ -70,6 +76,8 @@ public sealed unsafe class SingleProcessCommunicator : ICommunicator
     public void Barrier()
     {
     }
+
+    public TimeSpan CollectiveTime => TimeSpan.Zero;
 
     public void Abort(string message) => throw new Model.SharpGptException(message);
 

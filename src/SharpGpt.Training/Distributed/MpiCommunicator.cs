@@ -70,7 +70,15 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         Interlocked.Exchange(ref _collectiveStarted, Stopwatch.GetTimestamp());
     }
 
-    private void End() => Interlocked.Exchange(ref _collectiveStarted, 0);
+    private void End()
+    {
+        long started = Interlocked.Exchange(ref _collectiveStarted, 0);
+        _collectiveTicks += Stopwatch.GetTimestamp() - started;
+    }
+
+    private long _collectiveTicks;
+
+    public TimeSpan CollectiveTime => Stopwatch.GetElapsedTime(0, _collectiveTicks);
 
     private void Watch()
     {

@@ -89,17 +89,68 @@ public static unsafe class QuantizedMatMul
         ref Args args = ref w;
         int groups = w.Groups, n = w.N;
         int j0 = task * ColumnsPerTask, j1 = Math.Min(n, j0 + ColumnsPerTask);
+        // Per-group products s_x · s_w of four weight rows, so the inner loop broadcasts one float per group.
+        float* combined = args.Vnni ? ScratchArena.Get(ScratchArena.QuantizedScales, 4L * groups) : null;
         for (int i = 0; i < args.Rows; i++)
         {
             byte* x = args.Activations + (long)i * groups * QuantizedMatrix.GroupSize;
             float* sx = args.ActivationScales + (long)i * groups;
             float* y = args.Output + (long)i * n;
-            for (int j = j0; j < j1; j++)
+            int j = j0;
+            if (args.Vnni)
             {
-                float dot = args.Vnni ? DotVnni(w, j, x, sx) : DotScalar(w, j, x, sx);
-                y[j] = args.Bias == null ? dot : dot + args.Bias[j];
+                for (; j + 4 <= j1; j += 4)
+                {
+                    DotVnni4(w, j, x, sx, combined, y + j);
+                }
+            }
+            for (; j < j1; j++)
+            {
+                y[j] = args.Vnni ? DotVnni(w, j, x, sx) : DotScalar(w, j, x, sx);
+            }
+            if (args.Bias != null)
+            {
+                for (j = j0; j < j1; j++)
+                {
+                    y[j] += args.Bias[j];
+                }
             }
         }
+    }
+
+    /// <summary>
+    /// Four weight rows against one activation row: four independent accumulator chains (one chain waits on FMA
+    /// latency every group), the activation group loaded once for all four, and the offset correction
+    /// Σ_g s_xg·c_wg done as one vector dot product per row. Same arithmetic per element as <see cref="DotVnni"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void DotVnni4(in Args w, int row, byte* x, float* sx, float* combined, float* y)
+    {
+        int groups = w.Groups;
+        var activationScales = new ReadOnlySpan<float>(sx, groups);
+        for (int r = 0; r < 4; r++)
+        {
+            System.Numerics.Tensors.TensorPrimitives.Multiply(activationScales, new ReadOnlySpan<float>(w.Scales + (long)(row + r) * groups, groups),
+                new Span<float>(combined + (long)r * groups, groups));
+        }
+        Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
+        bool int4 = w.Int4;
+        for (int g = 0; g < groups; g++)
+        {
+            Vector256<byte> xq = Vector256.Load(x + (long)g * QuantizedMatrix.GroupSize);
+            Vector256<sbyte> w0 = int4 ? Unpack4(w.Group(row, g)) : Vector256.Load((sbyte*)w.Group(row, g));
+            Vector256<sbyte> w1 = int4 ? Unpack4(w.Group(row + 1, g)) : Vector256.Load((sbyte*)w.Group(row + 1, g));
+            Vector256<sbyte> w2 = int4 ? Unpack4(w.Group(row + 2, g)) : Vector256.Load((sbyte*)w.Group(row + 2, g));
+            Vector256<sbyte> w3 = int4 ? Unpack4(w.Group(row + 3, g)) : Vector256.Load((sbyte*)w.Group(row + 3, g));
+            a0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, xq, w0)), Vector256.Create(combined[g]), a0);
+            a1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, xq, w1)), Vector256.Create(combined[groups + g]), a1);
+            a2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, xq, w2)), Vector256.Create(combined[2 * groups + g]), a2);
+            a3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, xq, w3)), Vector256.Create(combined[3 * groups + g]), a3);
+        }
+        y[0] = Vector256.Sum(a0) - 128f * System.Numerics.Tensors.TensorPrimitives.Dot(activationScales, new ReadOnlySpan<float>(w.Corrections + (long)row * groups, groups));
+        y[1] = Vector256.Sum(a1) - 128f * System.Numerics.Tensors.TensorPrimitives.Dot(activationScales, new ReadOnlySpan<float>(w.Corrections + (long)(row + 1) * groups, groups));
+        y[2] = Vector256.Sum(a2) - 128f * System.Numerics.Tensors.TensorPrimitives.Dot(activationScales, new ReadOnlySpan<float>(w.Corrections + (long)(row + 2) * groups, groups));
+        y[3] = Vector256.Sum(a3) - 128f * System.Numerics.Tensors.TensorPrimitives.Dot(activationScales, new ReadOnlySpan<float>(w.Corrections + (long)(row + 3) * groups, groups));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -109,7 +160,6 @@ public static unsafe class QuantizedMatMul
         float* sw = w.Scales + (long)row * groups;
         float* cw = w.Corrections + (long)row * groups;
         Vector256<float> accumulator = Vector256<float>.Zero;
-        float correction = 0;
         bool int4 = w.Int4;
         for (int g = 0; g < groups; g++)
         {
@@ -117,9 +167,8 @@ public static unsafe class QuantizedMatMul
             Vector256<sbyte> wq = int4 ? Unpack4(w.Group(row, g)) : Vector256.Load((sbyte*)w.Group(row, g));
             Vector256<int> sums = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, xq, wq);
             accumulator = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(sums), Vector256.Create(sx[g] * sw[g]), accumulator);
-            correction += sx[g] * cw[g];
         }
-        return Vector256.Sum(accumulator) - 128f * correction;
+        return Vector256.Sum(accumulator) - 128f * System.Numerics.Tensors.TensorPrimitives.Dot(new ReadOnlySpan<float>(sx, groups), new ReadOnlySpan<float>(cw, groups));
     }
 
     /// <summary>16 packed bytes → 32 signed values: low nibbles are elements 0–15, high nibbles 16–31 (both stored +8).</summary>

@@ -1,16 +1,16 @@
 using System.Diagnostics;
 
-namespace SharpGpt.Model.Training;
+namespace SharpGpt.Model;
 
-/// <summary>The kinds of work in a training step, for <see cref="StepProfile"/>.</summary>
-public enum TrainingPhase
+/// <summary>The kinds of work in a training or inference step, for <see cref="StepProfile"/>.</summary>
+public enum StepPhase
 {
     Embedding,
     LayerNorm, // with the residual add fused in
     Linear,
     Attention,
     Gelu,
-    LossHead,
+    Head, // lm_head (and in training softmax, cross-entropy and their backward)
     LinearBackward,
     AttentionBackward,
     GeluBackward,
@@ -20,20 +20,20 @@ public enum TrainingPhase
 }
 
 /// <summary>
-/// Opt-in wall time per <see cref="TrainingPhase"/>, accumulated over steps: where a training step spends its
+/// Opt-in wall time per <see cref="StepPhase"/>, accumulated over steps: where a training or decoding step spends its
 /// time (<c>sharpgpt bench --profile</c>). Lap-style, so each kernel call costs one timestamp and no allocation;
 /// kernels are synchronous (the worker pool joins), so wall time is the kernel's time.
 /// </summary>
 public sealed class StepProfile
 {
-    private readonly long[] _ticks = new long[Enum.GetValues<TrainingPhase>().Length];
+    private readonly long[] _ticks = new long[Enum.GetValues<StepPhase>().Length];
     private long _last;
 
     /// <summary>Starts a lap: the time until the next <see cref="Lap"/> is charged to that lap's phase.</summary>
     public void Start() => _last = Stopwatch.GetTimestamp();
 
     /// <summary>Charges the time since the last lap (or <see cref="Start"/>) to <paramref name="phase"/>.</summary>
-    public void Lap(TrainingPhase phase)
+    public void Lap(StepPhase phase)
     {
         long now = Stopwatch.GetTimestamp();
         _ticks[(int)phase] += now - _last;
@@ -42,7 +42,7 @@ public sealed class StepProfile
 
     public void Clear() => Array.Clear(_ticks);
 
-    public TimeSpan this[TrainingPhase phase] => Stopwatch.GetElapsedTime(0, _ticks[(int)phase]);
+    public TimeSpan this[StepPhase phase] => Stopwatch.GetElapsedTime(0, _ticks[(int)phase]);
 
     public TimeSpan Total => Stopwatch.GetElapsedTime(0, _ticks.Sum());
 }
