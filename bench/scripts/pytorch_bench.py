@@ -34,6 +34,19 @@ def median_seconds(fn, minimum=0.0):
     return samples[len(samples) // 2]
 
 
+def attention(q, k, v, causal):
+    """softmax(q·kᵀ/√d)·v, causal over the last T keys. torch ≥ 2.0 has a fused kernel; Debian's 1.13 does not,
+    so fall back to the textbook form there (what GPT-2 code did before 2.0)."""
+    if hasattr(F, "scaled_dot_product_attention"):
+        return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+    scores = (q @ k.transpose(-2, -1)) / math.sqrt(q.size(-1))
+    if causal:
+        Tq, Tk = q.size(-2), k.size(-2)
+        mask = torch.ones(Tq, Tk, dtype=torch.bool).tril(diagonal=Tk - Tq)
+        scores = scores.masked_fill(~mask, float("-inf"))
+    return torch.softmax(scores, dim=-1) @ v
+
+
 class Block(nn.Module):
     def __init__(self):
         super().__init__()
@@ -49,7 +62,7 @@ class Block(nn.Module):
             if cache[0] is not None:
                 k, v = torch.cat([cache[0], k], 2), torch.cat([cache[1], v], 2)
             cache[0], cache[1] = k, v
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=cache is None or T > 1)
+        y = attention(q, k, v, causal=cache is None or T > 1)
         x = x + self.c_proj(y.transpose(1, 2).reshape(B, T, C))
         return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
 

@@ -64,6 +64,10 @@ public sealed class TrainingRoundTripTests : IDisposable
         Assert.Equal(
             CliRunner.Run("generate", "--model", P("merged"), "--prompt", "the dog", "-n", "6", "--greedy").Output,
             CliRunner.Run("generate", "--model", P("run/model"), "--adapter", P("ft/adapter"), "--prompt", "the dog", "-n", "6", "--greedy").Output);
+        // The folder given to finetune --out works as the adapter too (it holds the adapter in adapter/).
+        Assert.Equal(
+            CliRunner.Run("generate", "--model", P("merged"), "--prompt", "the dog", "-n", "6", "--greedy").Output,
+            CliRunner.Run("generate", "--model", P("run/model"), "--adapter", P("ft"), "--prompt", "the dog", "-n", "6", "--greedy").Output);
     }
 
     [Fact]

@@ -129,6 +129,19 @@ internal sealed unsafe class EngineBenchmark
             session.Step([new SequenceChunk(0, prompt, LogitsRequest.Last)]);
         });
         double tokensPerSecond = promptLength / seconds;
+        if (Profile)
+        {
+            _log($"prefill step profile (mean of {_repeats} prompts):");
+            var profile = new StepProfile();
+            session.Profile = profile;
+            for (int i = 0; i < _repeats; i++)
+            {
+                session.Reset(0);
+                session.Step([new SequenceChunk(0, prompt, LogitsRequest.Last)]);
+            }
+            session.Profile = null;
+            LogProfile(profile, _repeats);
+        }
         _log($"prefill {promptLength} tokens: {tokensPerSecond:F0} tokens/s");
         return new BenchResult($"prefill ({promptLength}-token prompt)", tokensPerSecond, "tokens/s", $"{seconds * 1000:F0} ms, logits of the last position");
     }

@@ -16,6 +16,7 @@ internal static class GenerateCommand
         var adapter = CommonOptions.Adapter();
         var quantize = CommonOptions.Quantize();
         var prompt = new Option<string?>("--prompt") { Description = "Prompt text" };
+        var promptFile = new Option<FileInfo?>("--prompt-file") { Description = "Read the prompt text from this UTF-8 file (long prompts)" };
         var promptIds = new Option<string?>("--prompt-ids") { Description = "Prompt as comma-separated token ids (for models without a tokenizer)" };
         var maxTokens = new Option<int>("--max-tokens", "-n") { Description = "Tokens to generate", DefaultValueFactory = _ => 100 };
         var greedy = new Option<bool>("--greedy") { Description = "Greedy decoding (same as --temperature 0)" };
@@ -31,16 +32,23 @@ internal static class GenerateCommand
         var threads = CommonOptions.Threads();
         var command = new Command("generate", "Generate text from a prompt, streaming tokens as they come.")
         {
-            model, adapter, quantize, prompt, promptIds, maxTokens, greedy, temperature, topK, topP, presence, frequency, seed, stop, ignoreEos, showIds, threads,
+            model, adapter, quantize, prompt, promptFile, promptIds, maxTokens, greedy, temperature, topK, topP, presence, frequency, seed, stop, ignoreEos, showIds, threads,
         };
         command.SetAction((parse, cancellation) =>
         {
             CommonOptions.ApplyThreads(parse, threads);
             string? text = parse.GetValue(prompt);
             string? ids = parse.GetValue(promptIds);
-            if ((text == null) == (ids == null))
+            FileInfo? file = parse.GetValue(promptFile);
+            if ((text != null ? 1 : 0) + (ids != null ? 1 : 0) + (file != null ? 1 : 0) != 1)
             {
-                throw new ArgumentException("give exactly one of --prompt or --prompt-ids.");
+                throw new ArgumentException("give exactly one of --prompt, --prompt-file or --prompt-ids.");
+            }
+            if (file != null)
+            {
+                text = file.Exists
+                    ? File.ReadAllText(file.FullName)
+                    : throw new FileNotFoundException($"prompt file '{file.FullName}' does not exist.");
             }
             string[] stops = parse.GetValue(stop) ?? [];
             if (stops.Length > 4)

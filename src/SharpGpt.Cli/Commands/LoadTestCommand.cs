@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using SharpGpt.Cli.Bench;
+using SharpGpt.Model;
 
 namespace SharpGpt.Cli.Commands;
 
@@ -33,16 +34,30 @@ internal static class LoadTestCommand
                 output.WriteLine($"after: {ready}");
                 return serverErrors == 0 ? 0 : 1;
             }
+            try
+            {
+                await generator.Ready();
+            }
+            catch (HttpRequestException e)
+            {
+                throw new SharpGptException($"the server at {parse.GetValue(url)} is not ready ({e.Message}); start it with 'sharpgpt serve' and wait for /ready.");
+            }
             int[] concurrency = parse.GetValue(levels)!.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray();
             output.WriteLine($"{"streams",8} {"requests",9} {"tokens/s",10} {"vs 1",6} {"p50 TTFT",10} {"p99 TTFT",10} {"mean latency",13} {"errors",7}");
             double? single = null;
+            long failed = 0;
             foreach (int c in concurrency)
             {
                 LoadResult r = await generator.RunLevel(c, Math.Max(c, parse.GetValue(requests)), parse.GetValue(prompt)!, parse.GetValue(maxTokens), cancellation);
                 single ??= r.TokensPerSecond;
+                failed += r.Errors;
                 output.WriteLine($"{c,8} {r.Requests,9} {r.TokensPerSecond,10:F1} {r.TokensPerSecond / single.Value,5:F1}x {r.P50Ttft * 1000,8:F0}ms {r.P99Ttft * 1000,8:F0}ms {r.MeanLatency,11:F2} s {r.Errors,7}");
             }
-            return 0;
+            if (failed > 0)
+            {
+                output.WriteLine($"{failed} requests failed (HTTP errors or dropped connections).");
+            }
+            return failed == 0 ? 0 : 1;
         });
         return command;
     }

@@ -56,7 +56,7 @@ internal static class PerplexityCommand
             output.WriteLine($"{"weights",-8} {"loss",8} {"perplexity",11} {"Δloss vs first",15} {"tokens",8} {"tok/s",8}");
             foreach (var r in results)
             {
-                output.WriteLine($"{r.Name,-8} {r.Loss,8:F4} {Math.Exp(r.Loss),11:F2} {(r.Loss - results[0].Loss) / results[0].Loss,14:P2} {r.Tokens,8} {r.Tokens / r.Seconds,8:F0}");
+                output.WriteLine($"{r.Name,-8} {r.Loss,8:F5} {Math.Exp(r.Loss),11:F3} {(r.Loss - results[0].Loss) / results[0].Loss,14:P3} {r.Tokens,8} {r.Tokens / r.Seconds,8:F0}");
             }
             return 0;
         });

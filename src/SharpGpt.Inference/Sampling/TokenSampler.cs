@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using SharpGpt.Tensors.Kernels;
 using SharpGpt.Tensors.Random;
 
@@ -62,18 +63,7 @@ public sealed class TokenSampler
     }
 
     /// <summary>Index of the largest value; the lowest index wins ties, so greedy decoding is deterministic.</summary>
-    public static int ArgMax(ReadOnlySpan<float> values)
-    {
-        int best = 0;
-        for (int i = 1; i < values.Length; i++)
-        {
-            if (values[i] > values[best])
-            {
-                best = i;
-            }
-        }
-        return best;
-    }
+    public static int ArgMax(ReadOnlySpan<float> values) => TensorPrimitives.IndexOfMax(values);
 
     private int Draw(Span<float> x)
     {

@@ -161,11 +161,21 @@ public sealed unsafe class LoraAdapter : IDisposable
         AtomicFile.WriteAllText(Path.Combine(directory, ConfigFile), JsonSerializer.Serialize(file, Json));
     }
 
-    public static bool IsAdapterDirectory(string directory) => File.Exists(Path.Combine(directory, ConfigFile));
+    public static bool IsAdapterDirectory(string directory) => File.Exists(Path.Combine(Resolve(directory), ConfigFile));
+
+    /// <summary>
+    /// `sharpgpt finetune --lora --out DIR` saves the adapter in DIR/adapter next to its checkpoints; accept
+    /// DIR itself too, so users can pass the folder they named.
+    /// </summary>
+    private static string Resolve(string directory) =>
+        !File.Exists(Path.Combine(directory, ConfigFile)) && File.Exists(Path.Combine(directory, "adapter", ConfigFile))
+            ? Path.Combine(directory, "adapter")
+            : directory;
 
     /// <summary>Reads an adapter written by <see cref="Save"/>; checks every tensor's shape.</summary>
     public static LoraAdapter Load(string directory)
     {
+        directory = Resolve(directory);
         string configPath = Path.Combine(directory, ConfigFile);
         if (!File.Exists(configPath))
         {
@@ -207,7 +217,7 @@ public sealed unsafe class LoraAdapter : IDisposable
     /// <summary>The base model this adapter was trained on, as recorded when it was saved.</summary>
     public static string BaseModelOf(string directory)
     {
-        using JsonDocument document = JsonDocument.Parse(File.ReadAllText(Path.Combine(directory, ConfigFile)));
+        using JsonDocument document = JsonDocument.Parse(File.ReadAllText(Path.Combine(Resolve(directory), ConfigFile)));
         return document.RootElement.GetProperty("baseModel").GetString() ?? "";
     }
 

@@ -71,14 +71,26 @@ public static unsafe class SoftmaxCrossEntropy
         TensorPrimitives.Multiply(probabilities, 1f / sum, probabilities);
     }
 
-    /// <summary>log Σ exp(logits), computed as max + log Σ exp(logits − max) in double for the sum.</summary>
+    /// <summary>Elements per vectorised exp chunk of <see cref="LogSumExp"/> (4 KiB on the stack).</summary>
+    private const int LogSumExpChunk = 1024;
+
+    /// <summary>
+    /// log Σ exp(logits), as max + log Σ exp(logits − max). The exponentials are vectorised in chunks of
+    /// 1,024 (float sums of terms ≤ 1, good to ~1e-6 relative) and the chunk sums are added in double, so a
+    /// 50,257-entry vocabulary costs a few microseconds rather than 50K scalar Math.Exp calls per scored token.
+    /// </summary>
     public static double LogSumExp(ReadOnlySpan<float> logits)
     {
         float max = TensorPrimitives.Max(logits);
+        Span<float> terms = stackalloc float[LogSumExpChunk];
         double sum = 0;
-        foreach (float x in logits)
+        for (int start = 0; start < logits.Length; start += LogSumExpChunk)
         {
-            sum += Math.Exp(x - max);
+            int length = Math.Min(LogSumExpChunk, logits.Length - start);
+            Span<float> chunk = terms[..length];
+            TensorPrimitives.Subtract(logits.Slice(start, length), max, chunk);
+            TensorPrimitives.Exp(chunk, chunk);
+            sum += TensorPrimitives.Sum(chunk);
         }
         return max + Math.Log(sum);
     }

@@ -147,7 +147,8 @@ public static class HfConfig
     };
 
     /// <summary>The config.json that Hugging Face transformers expects for this model.</summary>
-    public static string Write(GptConfig config)
+    /// <param name="torchDtype">Hugging Face's name for the stored weight type ("float32", "float16", "bfloat16").</param>
+    public static string Write(GptConfig config, string torchDtype = "float32")
     {
         JsonObject root = config.Family switch
         {
@@ -175,7 +176,7 @@ public static class HfConfig
                 ["eos_token_id"] = config.EndOfTextTokenId,
                 ["tie_word_embeddings"] = true,
                 ["use_cache"] = true,
-                ["torch_dtype"] = "float32",
+                ["torch_dtype"] = torchDtype,
             },
             _ => new JsonObject
             {
@@ -199,7 +200,7 @@ public static class HfConfig
                 ["eos_token_id"] = config.EndOfTextTokenId,
                 ["tie_word_embeddings"] = true,
                 ["use_cache"] = true,
-                ["torch_dtype"] = "float32",
+                ["torch_dtype"] = torchDtype,
             },
         };
         return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true });

@@ -48,7 +48,14 @@ public static class HfModelSaver
             }
         }
         SafetensorsWriter.Write(Path.Combine(directory, HfModelLoader.WeightsFile), sources, dtype, allMetadata);
-        AtomicFile.WriteAllText(Path.Combine(directory, HfModelLoader.ConfigFile), HfConfig.Write(model.Config));
+        AtomicFile.WriteAllText(Path.Combine(directory, HfModelLoader.ConfigFile), HfConfig.Write(model.Config, TorchDtypeName(dtype)));
         tokenizer?.Save(directory, model.Config.ContextLength);
     }
+
+    private static string TorchDtypeName(SafetensorsDType dtype) => dtype switch
+    {
+        SafetensorsDType.F16 => "float16",
+        SafetensorsDType.BF16 => "bfloat16",
+        _ => "float32",
+    };
 }
