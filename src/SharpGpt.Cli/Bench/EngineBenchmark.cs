@@ -160,7 +160,7 @@ internal sealed unsafe class EngineBenchmark
             for (int i = 0; i < tokens; i++)
             {
                 next[0] = Sampling(session.Logits(0));
-                session.Step([new SequenceChunk(0, next, LogitsRequest.Last)]);
+                session.Step([new SequenceChunk(0, next, LogitsRequest.Last, Decoding: true)]);
             }
             return timer.Elapsed.TotalSeconds;
         });
@@ -169,7 +169,7 @@ internal sealed unsafe class EngineBenchmark
         string name = kind?.ToString().ToLowerInvariant() ?? "fp32";
         // Dispatch overhead: worker-pool jobs per decoded token times the cost of one empty job.
         long before = WorkerPool.Shared.Dispatches;
-        session.Step([new SequenceChunk(0, next, LogitsRequest.Last)]);
+        session.Step([new SequenceChunk(0, next, LogitsRequest.Last, Decoding: true)]);
         long perToken = WorkerPool.Shared.Dispatches - before;
         if (Profile)
         {
@@ -181,7 +181,7 @@ internal sealed unsafe class EngineBenchmark
             profile.Clear();
             for (int i = 0; i < tokens; i++)
             {
-                session.Step([new SequenceChunk(0, next, LogitsRequest.Last)]);
+                session.Step([new SequenceChunk(0, next, LogitsRequest.Last, Decoding: true)]);
             }
             session.Profile = null;
             LogProfile(profile, tokens);

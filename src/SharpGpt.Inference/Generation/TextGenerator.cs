@@ -84,7 +84,7 @@ public sealed class TextGenerator
             }
             yield return new GenerationEvent(token, text, logprob, top, null);
             next[0] = token;
-            session.Step([new SequenceChunk(slot, next, LogitsRequest.Last)]);
+            session.Step([new SequenceChunk(slot, next, LogitsRequest.Last, Decoding: true)]);
         }
     }
 }

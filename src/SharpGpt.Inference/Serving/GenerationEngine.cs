@@ -172,7 +172,7 @@ public sealed class GenerationEngine : IDisposable
         foreach (Sequence sequence in _slots.OfType<Sequence>().Where(s => s.Decoding).OrderBy(s => s.Order))
         {
             sequence.Next[0] = sequence.LastToken;
-            _chunks.Add(new SequenceChunk(sequence.Slot, sequence.Next, LogitsRequest.Last));
+            _chunks.Add(new SequenceChunk(sequence.Slot, sequence.Next, LogitsRequest.Last, Decoding: true));
             _owners.Add((sequence, 1, false));
             budget--;
         }

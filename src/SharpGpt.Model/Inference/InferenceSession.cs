@@ -25,6 +25,10 @@ public sealed unsafe class InferenceSession : IInferenceSession
     private readonly int* _rowPositions;
     private readonly int* _rowSlots;
     private readonly int* _logitRows;
+    // Per row: whether it belongs to a decoding chunk (weight-streaming matmul) or a prompt (packed GEMM); per logit
+    // row: whether it is streamed (decoding, or the single last row of a chunk) or packed (every row scored).
+    private readonly bool[] _rowDecoding;
+    private readonly bool[] _logitRowDecoding;
     private readonly CachedAttentionRow* _attentionRows;
     private readonly int[] _lengths;
     private readonly int[] _chunkFirstLogitRow;
@@ -48,6 +52,8 @@ public sealed unsafe class InferenceSession : IInferenceSession
         _cache = new KvCache(config, slots, context, maxTokensPerStep);
         _lengths = new int[slots];
         _chunkFirstLogitRow = new int[maxTokensPerStep];
+        _rowDecoding = new bool[maxTokensPerStep];
+        _logitRowDecoding = new bool[maxTokensPerStep];
         int c = config.EmbeddingSize;
         long rows = maxTokensPerStep;
         BufferPlan plan = new();
@@ -160,7 +166,7 @@ public sealed unsafe class InferenceSession : IInferenceSession
             }
             Lap(StepPhase.LayerNorm);
             QuantizedBlock? q = _model.Quantized?.Blocks[l];
-            Linear(qkv, ln, q?.Qkv, p.QkvWeight, p.QkvBias, rows, c, 3 * c);
+            Linear(qkv, ln, q?.Qkv, p.QkvWeight, p.QkvBias, rows, c, 3 * c, _rowDecoding);
             Lap(StepPhase.Linear);
             int capacity = _cache.Capacities[l];
             for (int r = 0; r < rows; r++)
@@ -183,15 +189,15 @@ public sealed unsafe class InferenceSession : IInferenceSession
             CachedAttention.Forward(_attentionRows, rows,
                 new AttentionShape(config.HeadCount, config.HeadDim, config.WindowOf(l), config.AttentionScaleOf(l)));
             Lap(StepPhase.Attention);
-            Linear(tmp, atty, q?.AttentionOutput, p.AttnProjWeight, p.AttnProjBias, rows, c, c);
+            Linear(tmp, atty, q?.AttentionOutput, p.AttnProjWeight, p.AttnProjBias, rows, c, c, _rowDecoding);
             Lap(StepPhase.Linear);
             LayerNorm.ResidualForward(x, ln, null, null, x, tmp, Param(p.Ln2Weight), Param(p.Ln2Bias), rows, c, eps);
             Lap(StepPhase.LayerNorm);
-            Linear(fch, ln, q?.MlpUp, p.FcWeight, -1, rows, c, f);
+            Linear(fch, ln, q?.MlpUp, p.FcWeight, -1, rows, c, f, _rowDecoding);
             Lap(StepPhase.Linear);
             Gelu.ForwardWithBias(fch, fch, Param(p.FcBias), rows, f);
             Lap(StepPhase.Gelu);
-            Linear(tmp, fch, q?.MlpDown, p.FcProjWeight, p.FcProjBias, rows, f, c);
+            Linear(tmp, fch, q?.MlpDown, p.FcProjWeight, p.FcProjBias, rows, f, c, _rowDecoding);
             Lap(StepPhase.Linear);
         }
         Residual.Forward(x, x, tmp, (long)rows * c);
@@ -205,7 +211,7 @@ public sealed unsafe class InferenceSession : IInferenceSession
                 Buffer.MemoryCopy(x + (long)_logitRows[j] * c, gathered + (long)j * c, c * sizeof(float), c * sizeof(float));
             }
             LayerNorm.Forward(ln, null, null, gathered, Param(layout.LnfWeight), Param(layout.LnfBias), _logitRowCount, c, eps);
-            Linear(Work(_logits), ln, _model.Quantized?.Head, layout.Wte, -1, _logitRowCount, c, config.VocabSize);
+            Linear(Work(_logits), ln, _model.Quantized?.Head, layout.Wte, -1, _logitRowCount, c, config.VocabSize, _logitRowDecoding);
             Lap(StepPhase.Head);
         }
         foreach (SequenceChunk chunk in chunks)
@@ -215,17 +221,28 @@ public sealed unsafe class InferenceSession : IInferenceSession
         return _logitRowCount;
     }
 
-    /// <summary>x·Wᵀ + b through the quantized matrix when the model has one, else the row-invariant fp32 path.</summary>
-    private void Linear(float* output, float* input, QuantizedMatrix? quantized, long weight, long bias, int rows, int inDim, int outDim)
+    /// <summary>
+    /// x·Wᵀ + b through the quantized matrix when the model has one; else fp32, with decoding rows on the
+    /// weight-streaming row-invariant path and prompt rows on the packed GEMM, one call per run of same-kind rows.
+    /// </summary>
+    private void Linear(float* output, float* input, QuantizedMatrix? quantized, long weight, long bias, int rows, int inDim, int outDim, bool[] decoding)
     {
         float* b = bias >= 0 ? Param(bias) : null;
         if (quantized != null)
         {
             QuantizedMatMul.Forward(output, input, quantized, b, rows);
+            return;
         }
-        else
+        for (int start = 0; start < rows;)
         {
-            MatMul.Forward(output, input, Param(weight), b, rows, inDim, outDim, GemmPath.RowInvariant);
+            int end = start + 1;
+            while (end < rows && decoding[end] == decoding[start])
+            {
+                end++;
+            }
+            MatMul.Forward(output + (long)start * outDim, input + (long)start * inDim, Param(weight), b, end - start, inDim, outDim,
+                decoding[start] ? GemmPath.RowInvariant : GemmPath.Packed);
+            start = end;
         }
     }
 
@@ -279,8 +296,12 @@ public sealed unsafe class InferenceSession : IInferenceSession
                 _rowTokens[rows] = tokens[t];
                 _rowPositions[rows] = _lengths[slot] + t;
                 _rowSlots[rows] = slot;
+                _rowDecoding[rows] = chunk.Decoding;
                 if (chunk.Logits == LogitsRequest.All || (chunk.Logits == LogitsRequest.Last && t == length - 1))
                 {
+                    // One logit row per chunk (Last) streams the 50K-row LM head like a decoding row; packing the
+                    // head for a single row would cost more than the product. Scoring (All) uses the packed GEMM.
+                    _logitRowDecoding[_logitRowCount] = chunk.Decoding || chunk.Logits == LogitsRequest.Last;
                     _logitRows[_logitRowCount++] = rows;
                 }
                 rows++;

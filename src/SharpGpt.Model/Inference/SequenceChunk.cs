@@ -12,4 +12,10 @@ public enum LogitsRequest
 }
 
 /// <summary>New tokens appended to one sequence slot in a batched step.</summary>
-public readonly record struct SequenceChunk(int Slot, ReadOnlyMemory<int> Tokens, LogitsRequest Logits = LogitsRequest.Last);
+/// <param name="Decoding">
+/// True for a generated token fed back (one row per step; its matmuls stream the weights once for all decoding
+/// rows). False for prompt or scored text, whose rows use the packed GEMM. Each kind is computed the same way
+/// whatever else is in the step, so results never depend on batching; callers must mark chunks consistently
+/// (a prompt is never "decoding", however it is split).
+/// </param>
+public readonly record struct SequenceChunk(int Slot, ReadOnlyMemory<int> Tokens, LogitsRequest Logits = LogitsRequest.Last, bool Decoding = false);

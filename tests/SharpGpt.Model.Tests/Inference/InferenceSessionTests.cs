@@ -100,6 +100,39 @@ public class InferenceSessionTests
     }
 
     [Fact]
+    public void PromptAndDecodingRowsAreBitwiseIndependentOfBatchingAndChunking()
+    {
+        // Prompt rows use the packed GEMM and decoding rows the weight-streaming one; each must give exactly the
+        // same bits whatever else shares the step and however the prompt is chunked (the server relies on it).
+        using GptModel model = RandomModel(ModelFamily.GptNeo, window: 6);
+        // 20 prompt rows alone, then 5- and 17-row steps: a path chosen by row count (the skinny GEMM up to 16
+        // rows) would compute the same prompt rows differently and fail this test.
+        int[] prompt = TestArrays.Integers(new Rng(5), 20, 61);
+        int[] other = TestArrays.Integers(new Rng(6), 7, 61);
+
+        using InferenceSession alone = new(model, slots: 2, maxTokensPerStep: 24);
+        alone.Step([new SequenceChunk(0, prompt, LogitsRequest.All)]);
+        float[][] expectedPrompt = Enumerable.Range(0, prompt.Length).Select(t => alone.Logits(t).ToArray()).ToArray();
+        alone.Step([new SequenceChunk(0, new[] { 7 }, LogitsRequest.Last, Decoding: true)]);
+        float[] expectedDecode = alone.Logits(0).ToArray();
+
+        using InferenceSession batched = new(model, slots: 2, maxTokensPerStep: 24);
+        batched.Step([new SequenceChunk(1, other, LogitsRequest.Last)]);
+        var actualPrompt = new List<float[]>();
+        batched.Step([new SequenceChunk(1, new[] { 3 }, LogitsRequest.Last, Decoding: true), new SequenceChunk(0, prompt.AsMemory(0, 4), LogitsRequest.All)]);
+        actualPrompt.AddRange(Enumerable.Range(0, 4).Select(t => batched.Logits(batched.FirstLogitRow(1) + t).ToArray()));
+        batched.Step([new SequenceChunk(0, prompt.AsMemory(4), LogitsRequest.All), new SequenceChunk(1, new[] { 9 }, LogitsRequest.Last, Decoding: true)]);
+        actualPrompt.AddRange(Enumerable.Range(0, prompt.Length - 4).Select(t => batched.Logits(batched.FirstLogitRow(0) + t).ToArray()));
+        batched.Step([new SequenceChunk(1, new[] { 2 }, LogitsRequest.Last, Decoding: true), new SequenceChunk(0, new[] { 7 }, LogitsRequest.Last, Decoding: true)]);
+
+        for (int t = 0; t < prompt.Length; t++)
+        {
+            Assert.Equal(expectedPrompt[t], actualPrompt[t]);
+        }
+        Assert.Equal(expectedDecode, batched.Logits(batched.FirstLogitRow(1)).ToArray());
+    }
+
+    [Fact]
     public void LocalLayersKeepABoundedRingAcrossLongSequences()
     {
         using GptModel model = RandomModel(ModelFamily.GptNeo, window: 4, context: 200);
