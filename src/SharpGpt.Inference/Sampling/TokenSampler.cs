@@ -67,38 +67,45 @@ public sealed class TokenSampler
 
     private int Draw(Span<float> x)
     {
-        float inverseTemperature = 1f / _options.Temperature;
-        for (int i = 0; i < x.Length; i++)
+        if (_options.Temperature != 1f)
         {
-            x[i] *= inverseTemperature;
+            TensorPrimitives.Multiply(x, 1f / _options.Temperature, x);
         }
         // Candidate set: all tokens, or the k best (top-k), kept sorted by logit descending when filtered.
         int count;
+        double sum;
         if (_options.TopK > 0 && _options.TopK < x.Length)
         {
             count = TopIndices(x, _options.TopK, _candidates);
+            // Softmax over the candidates (max-subtracted).
+            float max = float.NegativeInfinity;
+            for (int i = 0; i < count; i++)
+            {
+                max = MathF.Max(max, x[_candidates[i]]);
+            }
+            sum = 0;
+            for (int i = 0; i < count; i++)
+            {
+                int token = _candidates[i];
+                float p = MathF.Exp(x[token] - max);
+                x[token] = p;
+                sum += p;
+            }
         }
         else
         {
+            // The whole vocabulary: a vectorised softmax numerator (the per-token cost of sampling from 50K
+            // logits was a scalar exp per entry, which dominated a batched decoding step of a small model).
             count = x.Length;
+            sum = Exponentiate(x);
+            if (_options.TopP >= 1f)
+            {
+                return DrawFromAll(x, sum);
+            }
             for (int i = 0; i < count; i++)
             {
                 _candidates[i] = i;
             }
-        }
-        // Softmax over the candidates (max-subtracted).
-        float max = float.NegativeInfinity;
-        for (int i = 0; i < count; i++)
-        {
-            max = MathF.Max(max, x[_candidates[i]]);
-        }
-        double sum = 0;
-        for (int i = 0; i < count; i++)
-        {
-            int token = _candidates[i];
-            float p = MathF.Exp(x[token] - max);
-            x[token] = p;
-            sum += p;
         }
         if (_options.TopP < 1f)
         {
@@ -120,6 +127,45 @@ public sealed class TokenSampler
             }
         }
         return _candidates[count - 1];
+    }
+
+    /// <summary>Elements per chunk of <see cref="Exponentiate"/>: float sums of terms ≤ 1, added in double.</summary>
+    private const int SumChunk = 1024;
+
+    /// <summary>x ← exp(x − max x) in place; returns Σ x.</summary>
+    private static double Exponentiate(Span<float> x)
+    {
+        float max = TensorPrimitives.Max(x);
+        TensorPrimitives.Subtract(x, max, x);
+        TensorPrimitives.Exp(x, x);
+        double sum = 0;
+        for (int start = 0; start < x.Length; start += SumChunk)
+        {
+            sum += TensorPrimitives.Sum(x.Slice(start, Math.Min(SumChunk, x.Length - start)));
+        }
+        return sum;
+    }
+
+    /// <summary>Inverse-CDF draw over unnormalised weights <paramref name="weights"/> with total <paramref name="total"/>.</summary>
+    private int DrawFromAll(ReadOnlySpan<float> weights, double total)
+    {
+        double target = _rng.NextDouble() * total;
+        double cumulative = 0;
+        for (int i = 0; i < weights.Length; i++)
+        {
+            cumulative += weights[i];
+            if (cumulative > target)
+            {
+                return i;
+            }
+        }
+        // Rounding can leave the target just above the running sum: take the last token with any weight.
+        int last = weights.Length - 1;
+        while (last > 0 && weights[last] == 0)
+        {
+            last--;
+        }
+        return last;
     }
 
     /// <summary>
