@@ -58,6 +58,30 @@ public class DefaultModelTests
         Assert.True(natural - shuffled > MinimumMarginNats, $"natural {natural:F2} vs shuffled {shuffled:F2}");
     }
 
+    [Fact]
+    public void EvalRunsEveryBundledSampleOnTheBuiltInModel()
+    {
+        string results = Path.Combine(Path.GetTempPath(), $"sharpgpt-eval-{Guid.NewGuid():N}.json");
+        try
+        {
+            var (code, output, error) = CliRunner.Run("eval", "--task", "all", "--shots", "0", "--out", results);
+            Assert.True(code == 0, error);
+            string[] tasks = ["arc_challenge", "arc_easy", "arithmetic", "boolq", "copa", "hellaswag", "lambada", "lambada_cloze",
+                "openbookqa", "piqa", "sst2", "winogrande"];
+            foreach (string task in tasks)
+            {
+                // One primary-metric row per task, over all 40 items of its sample.
+                Assert.Matches($@"(?m)^{task}\s+0 \*\S+\s+[\d.]+%\s+[\d.]+%\s+40\s*$", output);
+            }
+            using JsonDocument json = JsonDocument.Parse(File.ReadAllText(results));
+            Assert.Contains("hellaswag", json.RootElement.GetRawText());
+        }
+        finally
+        {
+            File.Delete(results);
+        }
+    }
+
     private static double TotalLogprob(string text)
     {
         var (code, output, error) = CliRunner.Run("score", "--text", text, "--json");
