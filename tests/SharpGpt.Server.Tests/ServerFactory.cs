@@ -41,7 +41,8 @@ public static class Http
     public static Task<HttpResponseMessage> Post(this HttpClient client, string path, string json) =>
         client.PostAsync(path, new StringContent(json, Encoding.UTF8, "application/json"));
 
-    public static Task<HttpResponseMessage> Post(this HttpClient client, string path, object body) => client.PostAsJsonAsync(path, body);
+    public static Task<HttpResponseMessage> Post(this HttpClient client, string path, object body, CancellationToken cancellation = default) =>
+        client.PostAsJsonAsync(path, body, cancellation);
 
     public static async Task<JsonElement> Json(this HttpResponseMessage response) =>
         JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;

@@ -91,7 +91,7 @@ internal static class FineTuneCommand
                     Trainer.LoadWeights(best, language.Model);
                 }
             }
-            string exported = Path.Combine(output_, useLora ? "adapter" : "model");
+            string exported = Path.Combine(output_, useLora ? LoraAdapter.RunSubfolder : "model");
             if (adapter != null)
             {
                 adapter.Save(exported, language.Source);

@@ -97,7 +97,7 @@ public sealed class TokenSampler
             // The whole vocabulary: a vectorised softmax numerator (the per-token cost of sampling from 50K
             // logits was a scalar exp per entry, which dominated a batched decoding step of a small model).
             count = x.Length;
-            sum = Exponentiate(x);
+            sum = SoftmaxCrossEntropy.ExpSum(x, TensorPrimitives.Max(x), x);
             if (_options.TopP >= 1f)
             {
                 return DrawFromAll(x, sum);
@@ -127,23 +127,6 @@ public sealed class TokenSampler
             }
         }
         return _candidates[count - 1];
-    }
-
-    /// <summary>Elements per chunk of <see cref="Exponentiate"/>: float sums of terms ≤ 1, added in double.</summary>
-    private const int SumChunk = 1024;
-
-    /// <summary>x ← exp(x − max x) in place; returns Σ x.</summary>
-    private static double Exponentiate(Span<float> x)
-    {
-        float max = TensorPrimitives.Max(x);
-        TensorPrimitives.Subtract(x, max, x);
-        TensorPrimitives.Exp(x, x);
-        double sum = 0;
-        for (int start = 0; start < x.Length; start += SumChunk)
-        {
-            sum += TensorPrimitives.Sum(x.Slice(start, Math.Min(SumChunk, x.Length - start)));
-        }
-        return sum;
     }
 
     /// <summary>Inverse-CDF draw over unnormalised weights <paramref name="weights"/> with total <paramref name="total"/>.</summary>

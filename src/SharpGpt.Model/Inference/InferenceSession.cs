@@ -28,7 +28,7 @@ public sealed unsafe class InferenceSession : IInferenceSession
     // Per row: whether it belongs to a decoding chunk (weight-streaming matmul) or a prompt (packed GEMM); per logit
     // row: whether it is streamed (decoding, or the single last row of a chunk) or packed (every row scored).
     private readonly bool[] _rowDecoding;
-    private readonly bool[] _logitRowDecoding;
+    private readonly bool[] _logitRowStreamed;
     private readonly CachedAttentionRow* _attentionRows;
     private readonly int[] _lengths;
     private readonly int[] _chunkFirstLogitRow;
@@ -53,7 +53,7 @@ public sealed unsafe class InferenceSession : IInferenceSession
         _lengths = new int[slots];
         _chunkFirstLogitRow = new int[maxTokensPerStep];
         _rowDecoding = new bool[maxTokensPerStep];
-        _logitRowDecoding = new bool[maxTokensPerStep];
+        _logitRowStreamed = new bool[maxTokensPerStep];
         int c = config.EmbeddingSize;
         long rows = maxTokensPerStep;
         BufferPlan plan = new();
@@ -211,7 +211,7 @@ public sealed unsafe class InferenceSession : IInferenceSession
                 Buffer.MemoryCopy(x + (long)_logitRows[j] * c, gathered + (long)j * c, c * sizeof(float), c * sizeof(float));
             }
             LayerNorm.Forward(ln, null, null, gathered, Param(layout.LnfWeight), Param(layout.LnfBias), _logitRowCount, c, eps);
-            Linear(Work(_logits), ln, _model.Quantized?.Head, layout.Wte, -1, _logitRowCount, c, config.VocabSize, _logitRowDecoding);
+            Linear(Work(_logits), ln, _model.Quantized?.Head, layout.Wte, -1, _logitRowCount, c, config.VocabSize, _logitRowStreamed);
             Lap(StepPhase.Head);
         }
         foreach (SequenceChunk chunk in chunks)
@@ -225,7 +225,8 @@ public sealed unsafe class InferenceSession : IInferenceSession
     /// x·Wᵀ + b through the quantized matrix when the model has one; else fp32, with decoding rows on the
     /// weight-streaming row-invariant path and prompt rows on the packed GEMM, one call per run of same-kind rows.
     /// </summary>
-    private void Linear(float* output, float* input, QuantizedMatrix? quantized, long weight, long bias, int rows, int inDim, int outDim, bool[] decoding)
+    /// <param name="streamed">Per row: true for the weight-streaming path, false for the packed GEMM.</param>
+    private void Linear(float* output, float* input, QuantizedMatrix? quantized, long weight, long bias, int rows, int inDim, int outDim, bool[] streamed)
     {
         float* b = bias >= 0 ? Param(bias) : null;
         if (quantized != null)
@@ -236,12 +237,12 @@ public sealed unsafe class InferenceSession : IInferenceSession
         for (int start = 0; start < rows;)
         {
             int end = start + 1;
-            while (end < rows && decoding[end] == decoding[start])
+            while (end < rows && streamed[end] == streamed[start])
             {
                 end++;
             }
             MatMul.Forward(output + (long)start * outDim, input + (long)start * inDim, Param(weight), b, end - start, inDim, outDim,
-                decoding[start] ? GemmPath.RowInvariant : GemmPath.Packed);
+                streamed[start] ? GemmPath.RowInvariant : GemmPath.Packed);
             start = end;
         }
     }
@@ -301,7 +302,7 @@ public sealed unsafe class InferenceSession : IInferenceSession
                 {
                     // One logit row per chunk (Last) streams the 50K-row LM head like a decoding row; packing the
                     // head for a single row would cost more than the product. Scoring (All) uses the packed GEMM.
-                    _logitRowDecoding[_logitRowCount] = chunk.Decoding || chunk.Logits == LogitsRequest.Last;
+                    _logitRowStreamed[_logitRowCount] = chunk.Decoding || chunk.Logits == LogitsRequest.Last;
                     _logitRows[_logitRowCount++] = rows;
                 }
                 rows++;

@@ -161,6 +161,9 @@ public sealed unsafe class LoraAdapter : IDisposable
         AtomicFile.WriteAllText(Path.Combine(directory, ConfigFile), JsonSerializer.Serialize(file, Json));
     }
 
+    /// <summary>Subfolder of a `sharpgpt finetune --lora --out DIR` run that holds the final adapter.</summary>
+    public const string RunSubfolder = "adapter";
+
     public static bool IsAdapterDirectory(string directory) => File.Exists(Path.Combine(Resolve(directory), ConfigFile));
 
     /// <summary>
@@ -168,8 +171,8 @@ public sealed unsafe class LoraAdapter : IDisposable
     /// DIR itself too, so users can pass the folder they named.
     /// </summary>
     private static string Resolve(string directory) =>
-        !File.Exists(Path.Combine(directory, ConfigFile)) && File.Exists(Path.Combine(directory, "adapter", ConfigFile))
-            ? Path.Combine(directory, "adapter")
+        !File.Exists(Path.Combine(directory, ConfigFile)) && File.Exists(Path.Combine(directory, RunSubfolder, ConfigFile))
+            ? Path.Combine(directory, RunSubfolder)
             : directory;
 
     /// <summary>Reads an adapter written by <see cref="Save"/>; checks every tensor's shape.</summary>

@@ -3,6 +3,35 @@ namespace SharpGpt.Tensors.Reference;
 /// <summary>Twin of <see cref="Kernels.SoftmaxCrossEntropy"/>, max-subtracted, in double precision.</summary>
 public static class ReferenceSoftmaxCrossEntropy
 {
+    /// <summary>Twin of <see cref="Kernels.SoftmaxCrossEntropy.ExpSum"/>: exp(values − shift) and its sum, in double.</summary>
+    public static double ExpSum(ReadOnlySpan<float> values, float shift, Span<float> destination)
+    {
+        double sum = 0;
+        for (int i = 0; i < values.Length; i++)
+        {
+            double e = Math.Exp((double)values[i] - shift);
+            destination[i] = (float)e;
+            sum += e;
+        }
+        return sum;
+    }
+
+    /// <summary>Twin of <see cref="Kernels.SoftmaxCrossEntropy.LogSumExp"/>, in double.</summary>
+    public static double LogSumExp(ReadOnlySpan<float> logits)
+    {
+        double max = double.NegativeInfinity;
+        foreach (float v in logits)
+        {
+            max = Math.Max(max, v);
+        }
+        double sum = 0;
+        foreach (float v in logits)
+        {
+            sum += Math.Exp(v - max);
+        }
+        return max + Math.Log(sum);
+    }
+
     public static void Forward(Span<float> probabilities, Span<float> losses, ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, int rows, int vocab)
     {
         for (int r = 0; r < rows; r++)

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http.Json;
 using System.Text.Json;
 using SharpGpt.Model.Tokenization;
 using SharpGpt.TestSupport;
@@ -71,7 +70,7 @@ public class BatchingTests
         HttpClient client = factory.CreateClient();
         int[] prompt = Enumerable.Range(0, 480).Select(i => 100 + i).ToArray();
         using var cancel = new CancellationTokenSource();
-        Task<HttpResponseMessage> pending = client.PostAsJsonAsync("/v1/completions", new { model = "builtin", prompt, max_tokens = 4 }, cancel.Token);
+        Task<HttpResponseMessage> pending = client.Post("/v1/completions", new { model = "builtin", prompt, max_tokens = 4 }, cancel.Token);
         await WaitUntil(() => factory.Statistics.ActiveSequences == 1);
         long stepsBefore = factory.Statistics.Steps;
         cancel.Cancel();

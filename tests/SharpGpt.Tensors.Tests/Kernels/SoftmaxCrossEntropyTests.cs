@@ -14,6 +14,38 @@ public unsafe class SoftmaxCrossEntropyTests
     /// </summary>
     private const double ProbabilityAbsolute = 1e-6, ProbabilityRelative = 1e-4, LossAbsolute = 1e-5;
 
+    /// <summary>
+    /// ExpSum / LogSumExp: fp32 exp (a few 1e-7 relative per term) summed in float within 1,024-element chunks
+    /// (error growing like √1024 ulps) and in double across chunks: 1e-5 relative on the sum, 1e-5 absolute on
+    /// log Σ exp for logits of magnitude ≤ 108 (exp terms ≤ 1 after the shift).
+    /// </summary>
+    private const double ExpSumRelative = 1e-5, LogSumExpAbsolute = 1e-5;
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(15)]
+    [InlineData(17)]
+    [InlineData(1023)]
+    [InlineData(1025)]
+    [InlineData(5003)]
+    [InlineData(50257)]
+    public void ExpSumAndLogSumExpMatchReference(int length)
+    {
+        float[] logits = TestArrays.Uniform(new Rng((ulong)length), length, 8f);
+        logits[length / 2] += 100f;
+        float max = logits.Max();
+        float[] fast = new float[length], reference = new float[length];
+        double fastSum = SoftmaxCrossEntropy.ExpSum(logits, max, fast);
+        double referenceSum = ReferenceSoftmaxCrossEntropy.ExpSum(logits, max, reference);
+        Assert.InRange(fastSum, referenceSum * (1 - ExpSumRelative), referenceSum * (1 + ExpSumRelative));
+        NumericAssert.Close(reference, fast, ProbabilityAbsolute, ProbabilityRelative, "exp terms");
+        Assert.Equal(ReferenceSoftmaxCrossEntropy.LogSumExp(logits), SoftmaxCrossEntropy.LogSumExp(logits), LogSumExpAbsolute);
+        // In place, as the sampler uses it.
+        float[] inPlace = (float[])logits.Clone();
+        Assert.Equal(fastSum, SoftmaxCrossEntropy.ExpSum(inPlace, max, inPlace));
+        Assert.Equal(fast, inPlace);
+    }
+
     [Theory]
     [InlineData(1, 1)]
     [InlineData(3, 2)]
