@@ -5,6 +5,7 @@ using SharpGpt.Evaluation.Tasks;
 using SharpGpt.Inference;
 using SharpGpt.Inference.Generation;
 using SharpGpt.Inference.Sampling;
+using SharpGpt.Model;
 using SharpGpt.Model.Backends;
 using SharpGpt.Model.Inference;
 
@@ -29,17 +30,35 @@ public readonly record struct EvalProgress(string Task, int Shots, int Done, int
 /// </summary>
 public sealed class EvalRunner : IDisposable
 {
-    private const int MaxChoices = 8;
+    /// <summary>Slots at least: every choice of an ordinary multiple-choice question in one wave.</summary>
+    public const int MinimumSlots = 8;
+
+    /// <summary>Slots at most: 32 fill 512-row steps with the continuations of ~8 HellaSwag-sized questions.</summary>
+    public const int MaximumSlots = 32;
+
+    /// <summary>
+    /// KV cache the runner may take for batching (the built-in model needs 8 MiB a slot, GPT-2 124M 72 MiB, so
+    /// the built-in model gets 32 slots and GPT-2 the minimum of 8).
+    /// </summary>
+    public const long DefaultKvBudgetBytes = 256L << 20;
+
     private readonly LanguageModel _model;
     private readonly IInferenceSession _session;
     private readonly LoglikelihoodScorer _scorer;
 
-    public EvalRunner(LanguageModel model, int maxTokensPerStep = 512)
+    /// <param name="slots">KV slots scored together; by default as many as <see cref="DefaultKvBudgetBytes"/> allows.</param>
+    public EvalRunner(LanguageModel model, int maxTokensPerStep = 512, int? slots = null)
     {
         _model = model;
-        _session = ComputeBackends.Default.CreateInferenceSession(model.Model, slots: 1 + MaxChoices, maxTokensPerStep: maxTokensPerStep);
+        GptConfig config = model.Model.Config;
+        long perSlot = KvCache.BytesPerSlot(config, config.ContextLength, maxTokensPerStep);
+        int count = slots ?? (int)Math.Clamp(DefaultKvBudgetBytes / perSlot, MinimumSlots, MaximumSlots);
+        _session = ComputeBackends.Default.CreateInferenceSession(model.Model, slots: count, maxTokensPerStep: maxTokensPerStep);
         _scorer = new LoglikelihoodScorer(_session, model.RequireTokenizer());
     }
+
+    /// <summary>KV slots scored together.</summary>
+    public int Slots => _session.SlotCount;
 
     public TaskResult Run(LoadedTask task, int shots, EvalOptions options, IProgress<EvalProgress>? progress = null, CancellationToken cancellation = default)
     {
@@ -47,24 +66,25 @@ public sealed class EvalRunner : IDisposable
         var examples = new List<ExampleResult>(items.Count);
         int reduced = 0, minimumShots = shots;
         var clock = Stopwatch.StartNew();
-        foreach (EvalItem item in items)
+        // Log-likelihood items are scored a block at a time, so that the scorer can pack several into each wave.
+        foreach (EvalItem[] block in items.Chunk(task.Task.Kind == TaskKind.Generation ? 1 : _session.SlotCount))
         {
             cancellation.ThrowIfCancellationRequested();
-            int[] chosen = FewShotPromptBuilder.Choose(task, item, shots, options.Seed);
-            int used = FitShots(task, item, chosen);
-            if (used < shots)
+            var prompts = new List<(EvalItem Item, string Prefix, int Shots)>(block.Length);
+            foreach (EvalItem item in block)
             {
-                reduced++;
-                minimumShots = Math.Min(minimumShots, used);
+                int[] chosen = FewShotPromptBuilder.Choose(task, item, shots, options.Seed);
+                int used = FitShots(task, item, chosen);
+                if (used < shots)
+                {
+                    reduced++;
+                    minimumShots = Math.Min(minimumShots, used);
+                }
+                prompts.Add((item, FewShotPromptBuilder.Prefix(task, chosen, used), used));
             }
-            string prefix = FewShotPromptBuilder.Prefix(task, chosen, used);
-            examples.Add(task.Task.Kind switch
-            {
-                TaskKind.MultipleChoice => MultipleChoice(task.Task, item, prefix, used),
-                TaskKind.PartialScoring => Partial(task.Task, item, prefix, used),
-                TaskKind.LanguageModeling => LanguageModeling(task.Task, item, prefix, used),
-                _ => Generation(task.Task, item, prefix, used, cancellation),
-            });
+            examples.AddRange(task.Task.Kind == TaskKind.Generation
+                ? prompts.Select(p => Generation(task.Task, p.Item, p.Prefix, p.Shots, cancellation))
+                : ScoreBlock(task.Task, prompts));
             progress?.Report(new EvalProgress(task.Task.Name, shots, examples.Count, items.Count, clock.Elapsed.TotalSeconds));
         }
         var metricNames = examples.SelectMany(e => e.Metrics.Keys).Distinct().ToList();
@@ -73,6 +93,65 @@ public sealed class EvalRunner : IDisposable
             : Aggregate.Mean(name, examples.Select(e => e.Metrics[name]).ToList())).ToList();
         return new TaskResult(task.Task.Name, shots, task.Task.PrimaryMetric(options.Format), metrics, examples, reduced, minimumShots, clock.Elapsed.TotalSeconds);
     }
+
+    /// <summary>
+    /// Scores a block of log-likelihood items together: every item's scoring requests go to the scorer in one
+    /// call, then each item's result is built from its share of the scores.
+    /// </summary>
+    private IEnumerable<ExampleResult> ScoreBlock(EvalTask task, List<(EvalItem Item, string Prefix, int Shots)> prompts)
+    {
+        var requests = new List<ScoringRequest>();
+        var firsts = new List<int>(prompts.Count);
+        foreach ((EvalItem item, string prefix, _) in prompts)
+        {
+            firsts.Add(requests.Count);
+            requests.AddRange(Requests(task, item, prefix));
+        }
+        ChoiceScore[][] scores = _scorer.ScoreMany(requests);
+        return prompts.Select((p, i) =>
+        {
+            int end = i + 1 < firsts.Count ? firsts[i + 1] : scores.Length;
+            ChoiceScore[][] own = scores[firsts[i]..end];
+            return task.Kind switch
+            {
+                TaskKind.MultipleChoice => MultipleChoice(task, p.Item, p.Prefix, p.Shots, own),
+                TaskKind.PartialScoring => Partial(task, p.Item, p.Prefix, p.Shots, own),
+                _ => LanguageModeling(task, p.Item, p.Prefix, p.Shots, own),
+            };
+        }).ToList();
+    }
+
+    /// <summary>
+    /// What one item needs scored. Multiple choice: the context with every choice (then the unconditional
+    /// context with every choice, for tasks that normalise by it). Partial scoring: each context option with the
+    /// shared continuation. Language modelling: the context with its target.
+    /// </summary>
+    private static IEnumerable<ScoringRequest> Requests(EvalTask task, EvalItem item, string prefix)
+    {
+        switch (task.Kind)
+        {
+            case TaskKind.MultipleChoice:
+                string[] continuations = MultipleChoiceContinuations(task, item);
+                yield return new ScoringRequest(prefix + task.QueryText(item), continuations);
+                if (task.UnconditionalContext != null)
+                {
+                    yield return new ScoringRequest(task.UnconditionalContext, continuations);
+                }
+                break;
+            case TaskKind.PartialScoring:
+                for (int i = 0; i < item.Choices.Count; i++)
+                {
+                    yield return new ScoringRequest(prefix + task.QueryText(item, i), [task.ContinuationDelimiter + item.Target]);
+                }
+                break;
+            default:
+                yield return new ScoringRequest(prefix + task.QueryText(item), [task.ContinuationDelimiter + item.Target]);
+                break;
+        }
+    }
+
+    private static string[] MultipleChoiceContinuations(EvalTask task, EvalItem item) =>
+        item.Choices.Select(c => task.ContinuationDelimiter + c).ToArray();
 
     /// <summary>The largest K ≤ the chosen count whose prompt, with the longest continuation, fits the context.</summary>
     private int FitShots(LoadedTask task, EvalItem item, int[] chosen)
@@ -93,11 +172,11 @@ public sealed class EvalRunner : IDisposable
         return 0;
     }
 
-    private ExampleResult MultipleChoice(EvalTask task, EvalItem item, string prefix, int shots)
+    private static ExampleResult MultipleChoice(EvalTask task, EvalItem item, string prefix, int shots, ChoiceScore[][] scored)
     {
         string context = prefix + task.QueryText(item);
-        string[] continuations = item.Choices.Select(c => task.ContinuationDelimiter + c).ToArray();
-        ChoiceScore[] scores = _scorer.Score(context, continuations);
+        string[] continuations = MultipleChoiceContinuations(task, item);
+        ChoiceScore[] scores = scored[0];
         double[] ll = scores.Select(s => s.LogLikelihood).ToArray();
         var metrics = new Dictionary<string, double>
         {
@@ -110,7 +189,7 @@ public sealed class EvalRunner : IDisposable
         double[]? unconditional = null;
         if (task.UnconditionalContext != null)
         {
-            unconditional = _scorer.Score(task.UnconditionalContext, continuations).Select(s => s.LogLikelihood).ToArray();
+            unconditional = scored[1].Select(s => s.LogLikelihood).ToArray();
             // GPT-3: P(choice | context) / P(choice | "Answer:").
             metrics["acc_uncond"] = ArgMax(ll.Select((l, i) => l - unconditional[i])) == item.Gold ? 1 : 0;
         }
@@ -123,12 +202,12 @@ public sealed class EvalRunner : IDisposable
         };
     }
 
-    private ExampleResult Partial(EvalTask task, EvalItem item, string prefix, int shots)
+    private static ExampleResult Partial(EvalTask task, EvalItem item, string prefix, int shots, ChoiceScore[][] scored)
     {
         // The continuation is the same under every context option: compare its log-likelihood (lm-eval's partial scoring).
         string continuation = task.ContinuationDelimiter + item.Target;
         string[] contexts = Enumerable.Range(0, item.Choices.Count).Select(i => prefix + task.QueryText(item, i)).ToArray();
-        ChoiceScore[] scores = contexts.Select(c => _scorer.Score(c, [continuation])[0]).ToArray();
+        ChoiceScore[] scores = scored.Select(s => s[0]).ToArray();
         double[] ll = scores.Select(s => s.LogLikelihood).ToArray();
         int predicted = ArgMax(ll);
         return new ExampleResult
@@ -139,11 +218,11 @@ public sealed class EvalRunner : IDisposable
         };
     }
 
-    private ExampleResult LanguageModeling(EvalTask task, EvalItem item, string prefix, int shots)
+    private static ExampleResult LanguageModeling(EvalTask task, EvalItem item, string prefix, int shots, ChoiceScore[][] scored)
     {
         string context = prefix + task.QueryText(item);
         string continuation = task.ContinuationDelimiter + item.Target;
-        ChoiceScore score = _scorer.Score(context, [continuation])[0];
+        ChoiceScore score = scored[0][0];
         return new ExampleResult
         {
             Task = task.Name, Shots = shots, Index = item.Index, Contexts = [context], Continuations = [continuation],

@@ -5,11 +5,16 @@ using SharpGpt.Model.Tokenization;
 namespace SharpGpt.Evaluation.Scoring;
 
 /// <summary>
-/// log P(continuation | context) for several continuations of one context, the way lm-evaluation-harness
+/// log P(continuation | context) for many (context, continuations) requests, the way lm-evaluation-harness
 /// tokenizes (encode(context + continuation); the continuation is what follows encode(context); trailing
-/// whitespace of the context moves into the continuation). The shared context is run through the model once
-/// and its KV cache copied to one slot per continuation, which are then scored together in batched steps.
-/// Contexts too long for the model lose tokens from the left, as in lm-eval.
+/// whitespace of the context moves into the continuation). Contexts too long for the model lose tokens from the
+/// left, as in lm-eval.
+/// <para>
+/// Batching: each context is run through the model once and its KV cache copied to one slot per continuation.
+/// Requests are packed into waves that fill the session's slots: the contexts of a wave are prefilled together,
+/// then every continuation of the wave is scored together. Prompt rows are computed the same way whatever else
+/// is in a step (<see cref="SequenceChunk"/>), so the numbers do not depend on how requests are packed.
+/// </para>
 /// </summary>
 public sealed class LoglikelihoodScorer
 {
@@ -22,43 +27,27 @@ public sealed class LoglikelihoodScorer
         _tokenizer = tokenizer!;
     }
 
-    /// <summary>Continuations that can be scored at once (one slot is the shared context).</summary>
-    public int MaxContinuations => _session.SlotCount - 1;
+    /// <summary>Continuations that can be scored at once (one slot each).</summary>
+    public int MaxContinuations => _session.SlotCount;
 
     public int MaxContext => _session.MaxContext;
 
     public int[] Encode(string text) => _tokenizer.Encode(text);
 
-    public ChoiceScore[] Score(string context, IReadOnlyList<string> continuations)
+    /// <summary>A context's tokens and some of its continuations; Targets[i] is (request, choice) of Continuations[i].</summary>
+    private sealed record Group(int[] Context, int[][] Continuations, (int Request, int Choice)[] Targets);
+
+    public ChoiceScore[] Score(string context, IReadOnlyList<string> continuations) => ScoreMany([new ScoringRequest(context, continuations)])[0];
+
+    /// <summary>result[r][c]: continuation c of request r.</summary>
+    public ChoiceScore[][] ScoreMany(IReadOnlyList<ScoringRequest> requests)
     {
-        var scores = new ChoiceScore[continuations.Count];
-        // lm-eval: move the context's trailing whitespace into the continuation.
-        string trimmed = context.TrimEnd();
-        string moved = context[trimmed.Length..];
-        int[] contextIds = trimmed.Length == 0 ? [_tokenizer.EndOfTextId] : _tokenizer.Encode(trimmed);
-        var pairs = new (int[] Context, int[] Continuation)[continuations.Count];
-        for (int i = 0; i < continuations.Count; i++)
+        var groups = new List<Group>();
+        for (int r = 0; r < requests.Count; r++)
         {
-            string continuation = moved + continuations[i];
-            int[] whole = trimmed.Length == 0 ? [_tokenizer.EndOfTextId, .. _tokenizer.Encode(continuation)] : _tokenizer.Encode(trimmed + continuation);
-            int split = Math.Min(contextIds.Length, whole.Length - 1);
-            pairs[i] = (whole[..split], whole[split..]);
+            AddGroups(r, requests[r], groups);
         }
-        // Continuations whose context tokens equal the shared context reuse its cache; others (a BPE merge
-        // across the boundary) are scored with their own context.
-        var shared = Enumerable.Range(0, pairs.Length).Where(i => pairs[i].Context.AsSpan().SequenceEqual(contextIds)).ToList();
-        foreach (int[] group in shared.Chunk(Math.Max(1, MaxContinuations)))
-        {
-            ScoreGroup(contextIds, group.Select(i => pairs[i].Continuation).ToArray(), group, scores, continuations);
-        }
-        for (int i = 0; i < pairs.Length; i++)
-        {
-            if (!shared.Contains(i))
-            {
-                ScoreGroup(pairs[i].Context, [pairs[i].Continuation], [i], scores, continuations);
-            }
-        }
-        return scores;
+        return ScoreGroups(groups, requests.Select(r => r.Continuations.Select(c => c.Length).ToArray()).ToArray());
     }
 
     /// <summary>The same on token ids: continuation i scored after the shared context (character counts are 0).</summary>
@@ -68,45 +57,104 @@ public sealed class LoglikelihoodScorer
         {
             throw new ArgumentException("The context and every continuation need at least one token.");
         }
-        var scores = new ChoiceScore[continuations.Count];
-        string[] empty = continuations.Select(_ => "").ToArray();
-        foreach (int[] group in Enumerable.Range(0, continuations.Count).Chunk(Math.Max(1, MaxContinuations)))
+        var groups = Enumerable.Range(0, continuations.Count).Chunk(MaxContinuations)
+            .Select(chunk => new Group(context, chunk.Select(i => continuations[i]).ToArray(), chunk.Select(i => (0, i)).ToArray()))
+            .ToList();
+        return ScoreGroups(groups, [new int[continuations.Count]])[0];
+    }
+
+    private void AddGroups(int requestIndex, ScoringRequest request, List<Group> groups)
+    {
+        // lm-eval: move the context's trailing whitespace into the continuation.
+        string trimmed = request.Context.TrimEnd();
+        string moved = request.Context[trimmed.Length..];
+        int[] contextIds = trimmed.Length == 0 ? [_tokenizer.EndOfTextId] : _tokenizer.Encode(trimmed);
+        var shared = new List<(int[] Continuation, int Choice)>();
+        for (int c = 0; c < request.Continuations.Count; c++)
         {
-            ScoreGroup(context, group.Select(i => continuations[i]).ToArray(), group, scores, empty);
+            string continuation = moved + request.Continuations[c];
+            int[] whole = trimmed.Length == 0 ? [_tokenizer.EndOfTextId, .. _tokenizer.Encode(continuation)] : _tokenizer.Encode(trimmed + continuation);
+            int split = Math.Min(contextIds.Length, whole.Length - 1);
+            if (whole.AsSpan(0, split).SequenceEqual(contextIds))
+            {
+                shared.Add((whole[split..], c));
+            }
+            else
+            {
+                // A BPE merge across the boundary: this continuation is scored after its own context.
+                groups.Add(new Group(whole[..split], [whole[split..]], [(requestIndex, c)]));
+            }
+        }
+        foreach (var chunk in shared.Chunk(MaxContinuations))
+        {
+            groups.Add(new Group(contextIds, chunk.Select(s => s.Continuation).ToArray(), chunk.Select(s => (requestIndex, s.Choice)).ToArray()));
+        }
+    }
+
+    /// <summary>Scores groups in waves of at most <see cref="MaxContinuations"/> slots.</summary>
+    private ChoiceScore[][] ScoreGroups(List<Group> groups, int[][] characters)
+    {
+        var scores = characters.Select(c => new ChoiceScore[c.Length]).ToArray();
+        int next = 0;
+        while (next < groups.Count)
+        {
+            var wave = new List<Group>();
+            for (int slots = 0; next < groups.Count && slots + groups[next].Continuations.Length <= _session.SlotCount; next++)
+            {
+                wave.Add(groups[next]);
+                slots += groups[next].Continuations.Length;
+            }
+            ScoreWave(wave, scores, characters);
         }
         return scores;
     }
 
-    private void ScoreGroup(int[] context, int[][] continuationIds, int[] indices, ChoiceScore[] scores, IReadOnlyList<string> continuations)
+    /// <summary>
+    /// Prefills every group's context (all but its last token) into the group's first slot, in shared steps; copies
+    /// it to the group's other slots; then feeds [last context token, continuation[..^1]] to every slot and reads
+    /// log P(continuation token) at each position.
+    /// </summary>
+    private void ScoreWave(List<Group> wave, ChoiceScore[][] scores, int[][] characters)
     {
-        int longest = continuationIds.Max(c => c.Length);
-        // Left-truncate the context so that context + the longest continuation fits.
-        int keep = Math.Max(1, Math.Min(context.Length, _session.MaxContext - longest));
-        int[] ctx = context[^keep..];
-        _session.Reset(0);
-        if (ctx.Length > 1)
+        var prefills = new List<(int Slot, int[] Tokens)>();
+        var requests = new List<TokenScorer.Request>();
+        var forks = new List<(int First, int Count)>();
+        foreach (Group group in wave)
         {
-            int[] prefix = ctx[..^1];
-            for (int start = 0; start < prefix.Length; start += _session.MaxTokensPerStep)
+            int first = requests.Count;
+            int longest = group.Continuations.Max(c => c.Length);
+            // Left-truncate the context so that context + the longest continuation fits.
+            int keep = Math.Max(1, Math.Min(group.Context.Length, _session.MaxContext - longest));
+            int[] context = group.Context[^keep..];
+            _session.Reset(first);
+            if (context.Length > 1)
             {
-                int length = Math.Min(_session.MaxTokensPerStep, prefix.Length - start);
-                _session.Step([new SequenceChunk(0, prefix.AsMemory(start, length), LogitsRequest.None)]);
+                prefills.Add((first, context[..^1]));
+            }
+            forks.Add((first, group.Continuations.Length));
+            foreach (int[] continuation in group.Continuations)
+            {
+                requests.Add(new TokenScorer.Request(requests.Count, [context[^1], .. continuation[..^1]], continuation));
             }
         }
-        var requests = new TokenScorer.Request[continuationIds.Length];
-        for (int c = 0; c < continuationIds.Length; c++)
+        TokenScorer.FeedBatch(_session, prefills);
+        foreach ((int first, int count) in forks)
         {
-            int slot = c + 1;
-            _session.CopySlot(0, slot);
-            int[] cont = continuationIds[c];
-            int[] inputs = [ctx[^1], .. cont[..^1]];
-            requests[c] = new TokenScorer.Request(slot, inputs, cont);
+            for (int slot = first + 1; slot < first + count; slot++)
+            {
+                _session.CopySlot(first, slot);
+            }
         }
         TokenScore[][] results = TokenScorer.ScoreNextBatch(_session, requests);
-        for (int c = 0; c < continuationIds.Length; c++)
+        int row = 0;
+        foreach (Group group in wave)
         {
-            int index = indices[c];
-            scores[index] = new ChoiceScore(results[c].Sum(s => s.Logprob), continuationIds[c].Length, continuations[index].Length, results[c].All(s => s.IsGreedy));
+            for (int c = 0; c < group.Continuations.Length; c++, row++)
+            {
+                (int r, int choice) = group.Targets[c];
+                scores[r][choice] = new ChoiceScore(results[row].Sum(s => s.Logprob), group.Continuations[c].Length, characters[r][choice],
+                    results[row].All(s => s.IsGreedy));
+            }
         }
     }
 }

@@ -55,52 +55,70 @@ public static class TokenScorer
 
     /// <summary>
     /// Several <see cref="ScoreNext"/> requests for different slots, packed into as few batched steps as fit
-    /// (all the choices of a multiple-choice question go through the model together).
+    /// (the choices of several multiple-choice questions go through the model together).
     /// </summary>
     public static TokenScore[][] ScoreNextBatch(IInferenceSession session, IReadOnlyList<Request> requests)
     {
         var results = requests.Select(r => new TokenScore[r.Inputs.Length]).ToArray();
-        int[] done = new int[requests.Count];
+        RunPacked(session, requests.Select(r => (r.Slot, r.Inputs)).ToList(), LogitsRequest.All, (r, start, length, firstRow) =>
+        {
+            for (int i = 0; i < length; i++)
+            {
+                int target = requests[r].Targets[start + i];
+                if (target < 0)
+                {
+                    results[r][start + i] = new TokenScore(double.NaN, false);
+                    continue;
+                }
+                ReadOnlySpan<float> logits = session.Logits(firstRow + i);
+                results[r][start + i] = new TokenScore(logits[target] - SoftmaxCrossEntropy.LogSumExp(logits), TokenSampler.ArgMax(logits) == target);
+            }
+        });
+        return results;
+    }
+
+    /// <summary>Appends each slot's tokens without computing logits (prefilling several contexts together).</summary>
+    public static void FeedBatch(IInferenceSession session, IReadOnlyList<(int Slot, int[] Tokens)> feeds) =>
+        RunPacked(session, feeds, LogitsRequest.None, read: null);
+
+    /// <summary>
+    /// Feeds every (slot, tokens) pair in order, filling each step up to <see cref="IInferenceSession.MaxTokensPerStep"/>
+    /// rows; a long input continues in the next step. After each step, <paramref name="read"/> gets
+    /// (feed index, first fed position, length, first logit row) for each chunk of that step.
+    /// </summary>
+    private static void RunPacked(IInferenceSession session, IReadOnlyList<(int Slot, int[] Tokens)> feeds, LogitsRequest logits,
+        Action<int, int, int, int>? read)
+    {
+        int[] done = new int[feeds.Count];
         var chunks = new List<SequenceChunk>();
-        var owners = new List<(int Request, int Start, int Length)>();
+        var owners = new List<(int Feed, int Start, int Length)>();
         while (true)
         {
             chunks.Clear();
             owners.Clear();
             int budget = session.MaxTokensPerStep;
-            for (int r = 0; r < requests.Count && budget > 0; r++)
+            for (int f = 0; f < feeds.Count && budget > 0; f++)
             {
-                int remaining = requests[r].Inputs.Length - done[r];
+                int remaining = feeds[f].Tokens.Length - done[f];
                 if (remaining == 0)
                 {
                     continue;
                 }
                 int length = Math.Min(remaining, budget);
-                chunks.Add(new SequenceChunk(requests[r].Slot, requests[r].Inputs.AsMemory(done[r], length), LogitsRequest.All));
-                owners.Add((r, done[r], length));
+                chunks.Add(new SequenceChunk(feeds[f].Slot, feeds[f].Tokens.AsMemory(done[f], length), logits));
+                owners.Add((f, done[f], length));
                 budget -= length;
             }
             if (chunks.Count == 0)
             {
-                return results;
+                return;
             }
             session.Step(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(chunks));
             for (int c = 0; c < owners.Count; c++)
             {
-                (int r, int start, int length) = owners[c];
-                int firstRow = session.FirstLogitRow(c);
-                for (int i = 0; i < length; i++)
-                {
-                    int target = requests[r].Targets[start + i];
-                    if (target < 0)
-                    {
-                        results[r][start + i] = new TokenScore(double.NaN, false);
-                        continue;
-                    }
-                    ReadOnlySpan<float> logits = session.Logits(firstRow + i);
-                    results[r][start + i] = new TokenScore(logits[target] - SoftmaxCrossEntropy.LogSumExp(logits), TokenSampler.ArgMax(logits) == target);
-                }
-                done[r] += length;
+                (int f, int start, int length) = owners[c];
+                read?.Invoke(f, start, length, logits == LogitsRequest.None ? -1 : session.FirstLogitRow(c));
+                done[f] += length;
             }
         }
     }

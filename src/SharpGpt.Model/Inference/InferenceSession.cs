@@ -122,19 +122,19 @@ public sealed unsafe class InferenceSession : IInferenceSession
     /// <summary>Makes slot <paramref name="to"/> a copy of slot <paramref name="from"/> (shared prompt, several continuations).</summary>
     public void CopySlot(int from, int to)
     {
-        _cache.CopySlot(CheckSlot(from), CheckSlot(to));
+        _cache.CopySlot(CheckSlot(from), CheckSlot(to), _lengths[from]);
         _lengths[to] = _lengths[from];
     }
 
-    /// <summary>
-    /// Appends each chunk's tokens to its slot and runs them through the model in one batch.
-    /// Slots must be distinct. Returns the number of logit rows; chunk i's rows start at <see cref="FirstLogitRow"/>(i).
-    /// </summary>
     /// <summary>When set, every kernel call's wall time is charged to its <see cref="StepPhase"/>.</summary>
     public StepProfile? Profile { get; set; }
 
     private void Lap(StepPhase phase) => Profile?.Lap(phase);
 
+    /// <summary>
+    /// Appends each chunk's tokens to its slot and runs them through the model in one batch.
+    /// Slots must be distinct. Returns the number of logit rows; chunk i's rows start at <see cref="FirstLogitRow"/>(i).
+    /// </summary>
     public int Step(ReadOnlySpan<SequenceChunk> chunks)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);

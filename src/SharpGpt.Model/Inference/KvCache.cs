@@ -72,15 +72,23 @@ public sealed unsafe class KvCache : IDisposable
 
     public float* Values(int slot, int layer) => Keys(slot, layer) + (long)Capacities[layer] * Channels;
 
-    /// <summary>Copies every layer of one slot into another (forking a shared prompt).</summary>
-    public void CopySlot(int from, int to)
+    /// <summary>
+    /// Copies the first <paramref name="positions"/> cached positions of every layer of one slot into another
+    /// (forking a shared prompt). Only the rows in use move: a local layer's ring holds position s in row
+    /// s mod capacity, so once the sequence has wrapped its whole ring is copied.
+    /// </summary>
+    public void CopySlot(int from, int to, int positions)
     {
-        if (from == to)
+        if (from == to || positions <= 0)
         {
             return;
         }
-        Buffer.MemoryCopy(_buffer.Pointer + from * _slotFloats, _buffer.Pointer + to * _slotFloats,
-            _slotFloats * sizeof(float), _slotFloats * sizeof(float));
+        for (int l = 0; l < Capacities.Length; l++)
+        {
+            long bytes = (long)Math.Min(positions, Capacities[l]) * Channels * sizeof(float);
+            Buffer.MemoryCopy(Keys(from, l), Keys(to, l), bytes, bytes);
+            Buffer.MemoryCopy(Values(from, l), Values(to, l), bytes, bytes);
+        }
     }
 
     public void Dispose() => _buffer.Dispose();

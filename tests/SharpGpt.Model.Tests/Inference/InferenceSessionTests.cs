@@ -165,6 +165,29 @@ public class InferenceSessionTests
         NumericAssert.Close(FullLogits(model, b)[12], session.Logits(0).ToArray(), PathTolerance, 0, "after truncation");
     }
 
+    [Theory]
+    [InlineData(5)] // shorter than the local ring (window 6 + 4 − 1 = 9 rows): only the used rows are copied
+    [InlineData(40)] // the ring has wrapped: all of it is copied
+    public void CopySlotOverwritesAStaleLongerSequence(int prefixLength)
+    {
+        using GptModel model = RandomModel(ModelFamily.GptNeo, window: 6, context: 64);
+        int[] prefix = TestArrays.Integers(new Rng(2), prefixLength, 61);
+        int[] stale = TestArrays.Integers(new Rng(3), 60, 61);
+        using InferenceSession session = new(model, slots: 2, maxTokensPerStep: 4);
+        for (int start = 0; start < stale.Length; start += 4)
+        {
+            session.Step([new SequenceChunk(1, stale.AsMemory(start, 4), LogitsRequest.None)]);
+        }
+        for (int start = 0; start < prefix.Length; start += 4)
+        {
+            session.Step([new SequenceChunk(0, prefix.AsMemory(start, Math.Min(4, prefix.Length - start)), LogitsRequest.None)]);
+        }
+        session.CopySlot(0, 1);
+        Assert.Equal(prefixLength, session.Length(1));
+        session.Step([new SequenceChunk(1, new[] { 7, 8 }, LogitsRequest.All)]);
+        NumericAssert.Close(FullLogits(model, [.. prefix, 7, 8])[prefixLength + 1], session.Logits(1).ToArray(), PathTolerance, 0, "after the copy");
+    }
+
     [Fact]
     public void InvalidStepsAreRejected()
     {

@@ -1,27 +1,72 @@
+using System.Collections.Concurrent;
 using System.Net;
 using Xunit;
 
 namespace SharpGpt.Server.Tests.Api;
 
 /// <summary>
+/// Tests that read process-wide numbers (managed heap size) run alone: while other test classes of this assembly
+/// run in parallel, their allocations show up in <see cref="GC.GetTotalMemory"/> too.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class AloneCollection
+{
+    public const string Name = "Alone";
+}
+
+/// <summary>
 /// 1,000 mixed requests (plain, streaming, chat, cancelled mid-way, malformed) against one server: afterwards it
 /// is healthy, every slot is free, nothing is queued, and managed memory is back near its baseline.
 /// </summary>
+[Collection(AloneCollection.Name)]
 public class SoakTests
 {
+    /// <summary>
+    /// Growth allowed between the heap after a 200-request warm-up round and after the 1,000-request soak. The
+    /// warm-up fills the pools (Kestrel buffers, ArrayPool, JIT'd code for every path), so what remains is noise:
+    /// measured growth with the soak running alone was 0.1–0.6 MiB over three runs (CI once saw 19 MiB when the
+    /// soak shared the process heap with parallel test classes). Retaining 8 KiB per request would exceed it.
+    /// </summary>
+    private const long AllowedGrowthBytes = 8 << 20;
+
     [Fact]
     public async Task ThousandMixedRequestsLeaveTheServerClean()
     {
         using var factory = new ServerFactory(new Dictionary<string, string> { ["SharpGpt:QueueLength"] = "2000" });
         HttpClient client = factory.CreateClient();
-        await client.Post("/v1/completions", new { model = "tiny", prompt = "warm up", max_tokens = 2 });
+        await SendMixedRequests(client, first: 1000, count: 200);
+        await BatchingTests.WaitUntil(() => factory.Statistics.ActiveSequences == 0 && factory.Statistics.QueueDepth == 0);
+        long baseline = SettledHeapBytes();
+
+        int[] statuses = await SendMixedRequests(client, first: 0, count: 1000);
+
+        Assert.DoesNotContain(statuses, s => s >= 500);
+        Assert.Equal(200, statuses.Count(s => s == 400));
+        Assert.True(statuses.Count(s => s == 200) >= 600);
+        await BatchingTests.WaitUntil(() => factory.Statistics.ActiveSequences == 0 && factory.Statistics.QueueDepth == 0);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/ready")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.Post("/v1/completions", new { model = "tiny", prompt = "still alive", max_tokens = 2 })).StatusCode);
+        long after = SettledHeapBytes();
+        Assert.True(after - baseline < AllowedGrowthBytes,
+            $"managed memory grew from {baseline / 1048576.0:F1} to {after / 1048576.0:F1} MiB");
+    }
+
+    private static long SettledHeapBytes()
+    {
         GC.Collect();
         GC.WaitForPendingFinalizers();
-        long baseline = GC.GetTotalMemory(forceFullCollection: true);
+        return GC.GetTotalMemory(forceFullCollection: true);
+    }
 
-        var statuses = new System.Collections.Concurrent.ConcurrentBag<int>();
+    /// <summary>
+    /// Requests <paramref name="first"/>..first+count−1, 16 at a time; the request number picks the kind (i % 5):
+    /// plain, streaming, chat, cancelled after 1–7 ms, malformed. Returns each HTTP status (499 when cancelled).
+    /// </summary>
+    private static async Task<int[]> SendMixedRequests(HttpClient client, int first, int count)
+    {
+        var statuses = new ConcurrentBag<int>();
         using var throttle = new SemaphoreSlim(16);
-        var tasks = Enumerable.Range(0, 1000).Select(async i =>
+        var tasks = Enumerable.Range(first, count).Select(async i =>
         {
             await throttle.WaitAsync();
             try
@@ -54,17 +99,6 @@ public class SoakTests
             }
         });
         await Task.WhenAll(tasks);
-
-        Assert.DoesNotContain(statuses, s => s >= 500);
-        Assert.Equal(200, statuses.Count(s => s == 400));
-        Assert.True(statuses.Count(s => s == 200) >= 600);
-        await BatchingTests.WaitUntil(() => factory.Statistics.ActiveSequences == 0 && factory.Statistics.QueueDepth == 0);
-        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/ready")).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await client.Post("/v1/completions", new { model = "tiny", prompt = "still alive", max_tokens = 2 })).StatusCode);
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        long after = GC.GetTotalMemory(forceFullCollection: true);
-        // Nothing per request may be retained: allow 16 MiB of noise (JIT, pools) over the baseline.
-        Assert.True(after - baseline < 16 << 20, $"managed memory grew from {baseline / 1048576.0:F1} to {after / 1048576.0:F1} MiB");
+        return statuses.ToArray();
     }
 }
