@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace SharpGpt.Tensors.Memory;
 
 /// <summary>
-/// A 64-byte aligned block of unmanaged floats, zeroed on allocation.
+/// A 64-byte aligned block of unmanaged floats, zeroed on allocation (on huge pages when large: <see cref="PageAllocator"/>).
 /// Parameters, gradients, optimizer moments and activations all live in these,
 /// so the GC never moves or scans them and SIMD loads are always aligned.
 /// </summary>
@@ -21,7 +21,7 @@ public sealed unsafe class NativeBuffer : IDisposable
         nuint bytes = (nuint)Math.Max(1, length) * sizeof(float);
         try
         {
-            _pointer = (float*)NativeMemory.AlignedAlloc(bytes, Alignment);
+            _pointer = (float*)PageAllocator.Allocate(bytes, Alignment);
         }
         catch (OutOfMemoryException)
         {
@@ -65,7 +65,7 @@ public sealed unsafe class NativeBuffer : IDisposable
     {
         if (_pointer != null)
         {
-            NativeMemory.AlignedFree(_pointer);
+            PageAllocator.Free(_pointer);
             _pointer = null;
             GC.RemoveMemoryPressure(Math.Max(sizeof(float), ByteLength));
         }
@@ -76,7 +76,7 @@ public sealed unsafe class NativeBuffer : IDisposable
     {
         if (_pointer != null)
         {
-            NativeMemory.AlignedFree(_pointer);
+            PageAllocator.Free(_pointer);
         }
     }
 }

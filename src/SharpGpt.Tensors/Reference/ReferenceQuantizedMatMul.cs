@@ -30,7 +30,7 @@ public static unsafe class ReferenceQuantizedMatMul
                     for (int i = 0; i < QuantizedMatrix.GroupSize; i++)
                     {
                         int column = g * QuantizedMatrix.GroupSize + i;
-                        sum += (q[column] - 128) * (column < k ? weights.Value(j, column) : 0);
+                        sum += (sbyte)q[column] * (column < k ? weights.Value(j, column) : 0);
                     }
                     total += (double)scales[g] * weights.Scales[(long)j * groups + g] * sum;
                 }

@@ -18,10 +18,10 @@ public enum QuantizedPath
 
 /// <summary>
 /// output (M, N) = input (M, K) · Wᵀ (+ bias) with W quantized (<see cref="QuantizedMatrix"/>) and the input
-/// quantized on the fly per row and per group of 32 to int8 (scale_x = max|x_g| / 127). Each group's dot
-/// product is exact integer arithmetic; VNNI multiplies unsigned by signed bytes, so x is offset by +128 and
-/// the offset removed with the stored scale_w · Σq_w:
-///   Σ_k x_k w_k ≈ Σ_g s_xg · s_wg · (Σ (q_x + 128) q_w − 128 · Σ q_w).
+/// quantized on the fly per row and per group of 32 to int8 (scale_x = max|x_g| / 127):
+///   Σ_k x_k w_k ≈ Σ_g s_xg · s_wg · Σ q_x q_w.
+/// Each group's dot product is exact integer arithmetic. VNNI's vpdpbusd multiplies unsigned by signed bytes, so
+/// the sign of q_x moves onto q_w (|q_x| · sign(q_x)·q_w, as ggml does): no offset, no correction term.
 /// Every output element is computed the same way whatever the batch, so results are row-invariant.
 /// </summary>
 public static unsafe class QuantizedMatMul
@@ -31,7 +31,7 @@ public static unsafe class QuantizedMatMul
     public static void Forward(float* output, float* input, QuantizedMatrix weights, float* bias, int rows, QuantizedPath path = QuantizedPath.Auto)
     {
         int groups = weights.Groups;
-        // Quantized activations: per row, groups × 32 bytes (offset +128) and groups scales.
+        // Quantized activations: per row, groups × 32 signed bytes and groups scales.
         byte* activations = (byte*)ScratchArena.Get(ScratchArena.QuantizedActivations, ((long)rows * groups * QuantizedMatrix.GroupSize + 3) / 4 + (long)rows * groups);
         float* activationScales = (float*)(activations + (long)rows * groups * QuantizedMatrix.GroupSize);
         for (int r = 0; r < rows; r++)
@@ -41,14 +41,14 @@ public static unsafe class QuantizedMatMul
         var args = new Args
         {
             Output = output, Activations = activations, ActivationScales = activationScales, Bias = bias, Rows = rows,
-            Data = weights.Group(0, 0), Scales = weights.Scales, Corrections = weights.Corrections,
+            Data = weights.Group(0, 0), Scales = weights.Scales,
             N = weights.Rows, Groups = groups, Int4 = weights.Kind == QuantizationKind.Int4,
             Vnni = path switch { QuantizedPath.Scalar => false, QuantizedPath.Vnni => true, _ => AvxVnni.IsSupported },
         };
         WorkerPool.Shared.Run((weights.Rows + ColumnsPerTask - 1) / ColumnsPerTask, &Task, &args);
     }
 
-    /// <summary>x (K floats) → per group of 32: q + 128 as bytes and the group's scale (max|x| / 127).</summary>
+    /// <summary>x (K floats) → per group of 32: q as signed bytes (−127…127, zero-padded) and the group's scale (max|x| / 127).</summary>
     internal static void QuantizeRow(float* x, int length, byte* q, float* scales)
     {
         int groups = (length + QuantizedMatrix.GroupSize - 1) / QuantizedMatrix.GroupSize;
@@ -67,14 +67,14 @@ public static unsafe class QuantizedMatMul
             for (int i = 0; i < QuantizedMatrix.GroupSize; i++)
             {
                 int value = i < count ? (int)MathF.Round(x[start + i] * inverse) : 0;
-                destination[i] = (byte)(Math.Clamp(value, -127, 127) + 128);
+                destination[i] = (byte)(sbyte)Math.Clamp(value, -127, 127);
             }
         }
     }
 
     private struct Args
     {
-        public float* Output, ActivationScales, Bias, Scales, Corrections;
+        public float* Output, ActivationScales, Bias, Scales;
         public byte* Activations, Data;
         public int Rows, N, Groups;
         public bool Vnni, Int4;
@@ -85,12 +85,10 @@ public static unsafe class QuantizedMatMul
 
     private static void Task(void* argsPointer, int task)
     {
-        ref Args w = ref *(Args*)argsPointer;
-        ref Args args = ref w;
-        int groups = w.Groups, n = w.N;
+        ref Args args = ref *(Args*)argsPointer;
+        int groups = args.Groups, n = args.N;
         int j0 = task * ColumnsPerTask, j1 = Math.Min(n, j0 + ColumnsPerTask);
-        // Per-group products s_x · s_w of four weight rows, so the inner loop broadcasts one float per group.
-        float* combined = args.Vnni ? ScratchArena.Get(ScratchArena.QuantizedScales, 4L * groups) : null;
+        long rowBytes = (long)groups * (args.Int4 ? QuantizedMatrix.GroupSize / 2 : QuantizedMatrix.GroupSize);
         for (int i = 0; i < args.Rows; i++)
         {
             byte* x = args.Activations + (long)i * groups * QuantizedMatrix.GroupSize;
@@ -101,12 +99,21 @@ public static unsafe class QuantizedMatMul
             {
                 for (; j + 4 <= j1; j += 4)
                 {
-                    DotVnni4(w, j, x, sx, combined, y + j);
+                    byte* data = args.Data + j * rowBytes;
+                    float* scales = args.Scales + (long)j * groups;
+                    if (args.Int4)
+                    {
+                        Dot4Int4(data, rowBytes, x, sx, scales, groups, y + j);
+                    }
+                    else
+                    {
+                        Dot4Int8((sbyte*)data, rowBytes, x, sx, scales, groups, y + j);
+                    }
                 }
             }
             for (; j < j1; j++)
             {
-                y[j] = args.Vnni ? DotVnni(w, j, x, sx) : DotScalar(w, j, x, sx);
+                y[j] = args.Vnni ? DotVnni(args, j, x, sx) : DotScalar(args, j, x, sx);
             }
             if (args.Bias != null)
             {
@@ -119,56 +126,80 @@ public static unsafe class QuantizedMatMul
     }
 
     /// <summary>
-    /// Four weight rows against one activation row: four independent accumulator chains (one chain waits on FMA
-    /// latency every group), the activation group loaded once for all four, and the offset correction
-    /// Σ_g s_xg·c_wg done as one vector dot product per row. Same arithmetic per element as <see cref="DotVnni"/>.
+    /// Four int8 weight rows (each <paramref name="rowBytes"/> apart, scales <paramref name="groups"/> apart)
+    /// against one activation row: four independent accumulator chains, and the activation group loaded, and its
+    /// sign split off, once for all four rows. Not inlined, so that the JIT keeps every value in a register
+    /// (inlined into the task loop, it spilled the accumulators to the stack and ran 4× slower). Same
+    /// arithmetic per element as <see cref="DotVnni"/>.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void DotVnni4(in Args w, int row, byte* x, float* sx, float* combined, float* y)
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void Dot4Int8(sbyte* w0, long rowBytes, byte* x, float* sx, float* s0, int groups, float* y)
     {
-        int groups = w.Groups;
-        var activationScales = new ReadOnlySpan<float>(sx, groups);
-        for (int r = 0; r < 4; r++)
-        {
-            System.Numerics.Tensors.TensorPrimitives.Multiply(activationScales, new ReadOnlySpan<float>(w.Scales + (long)(row + r) * groups, groups),
-                new Span<float>(combined + (long)r * groups, groups));
-        }
+        sbyte* w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
+        float* s1 = s0 + groups, s2 = s1 + groups, s3 = s2 + groups;
         Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
-        bool int4 = w.Int4;
-        for (int g = 0; g < groups; g++)
+        for (int g = 0, offset = 0; g < groups; g++, offset += QuantizedMatrix.GroupSize)
         {
-            Vector256<byte> xq = Vector256.Load(x + (long)g * QuantizedMatrix.GroupSize);
-            Vector256<sbyte> w0 = int4 ? Unpack4(w.Group(row, g)) : Vector256.Load((sbyte*)w.Group(row, g));
-            Vector256<sbyte> w1 = int4 ? Unpack4(w.Group(row + 1, g)) : Vector256.Load((sbyte*)w.Group(row + 1, g));
-            Vector256<sbyte> w2 = int4 ? Unpack4(w.Group(row + 2, g)) : Vector256.Load((sbyte*)w.Group(row + 2, g));
-            Vector256<sbyte> w3 = int4 ? Unpack4(w.Group(row + 3, g)) : Vector256.Load((sbyte*)w.Group(row + 3, g));
-            a0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, xq, w0)), Vector256.Create(combined[g]), a0);
-            a1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, xq, w1)), Vector256.Create(combined[groups + g]), a1);
-            a2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, xq, w2)), Vector256.Create(combined[2 * groups + g]), a2);
-            a3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, xq, w3)), Vector256.Create(combined[3 * groups + g]), a3);
+            Vector256<sbyte> xq = Vector256.Load((sbyte*)x + offset);
+            Vector256<byte> magnitude = Avx2.Abs(xq);
+            float scale = sx[g];
+            Vector256<int> d0 = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, magnitude, Avx2.Sign(Vector256.Load(w0 + offset), xq));
+            Vector256<int> d1 = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, magnitude, Avx2.Sign(Vector256.Load(w1 + offset), xq));
+            Vector256<int> d2 = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, magnitude, Avx2.Sign(Vector256.Load(w2 + offset), xq));
+            Vector256<int> d3 = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, magnitude, Avx2.Sign(Vector256.Load(w3 + offset), xq));
+            a0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(d0), Vector256.Create(scale * s0[g]), a0);
+            a1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(d1), Vector256.Create(scale * s1[g]), a1);
+            a2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(d2), Vector256.Create(scale * s2[g]), a2);
+            a3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(d3), Vector256.Create(scale * s3[g]), a3);
         }
-        y[0] = Vector256.Sum(a0) - 128f * System.Numerics.Tensors.TensorPrimitives.Dot(activationScales, new ReadOnlySpan<float>(w.Corrections + (long)row * groups, groups));
-        y[1] = Vector256.Sum(a1) - 128f * System.Numerics.Tensors.TensorPrimitives.Dot(activationScales, new ReadOnlySpan<float>(w.Corrections + (long)(row + 1) * groups, groups));
-        y[2] = Vector256.Sum(a2) - 128f * System.Numerics.Tensors.TensorPrimitives.Dot(activationScales, new ReadOnlySpan<float>(w.Corrections + (long)(row + 2) * groups, groups));
-        y[3] = Vector256.Sum(a3) - 128f * System.Numerics.Tensors.TensorPrimitives.Dot(activationScales, new ReadOnlySpan<float>(w.Corrections + (long)(row + 3) * groups, groups));
+        y[0] = Vector256.Sum(a0);
+        y[1] = Vector256.Sum(a1);
+        y[2] = Vector256.Sum(a2);
+        y[3] = Vector256.Sum(a3);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    /// <summary>As <see cref="Dot4Int8"/> for int4 rows (16 packed bytes per group).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void Dot4Int4(byte* w0, long rowBytes, byte* x, float* sx, float* s0, int groups, float* y)
+    {
+        byte* w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
+        float* s1 = s0 + groups, s2 = s1 + groups, s3 = s2 + groups;
+        Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
+        for (int g = 0; g < groups; g++)
+        {
+            Vector256<sbyte> xq = Vector256.Load((sbyte*)x + g * QuantizedMatrix.GroupSize);
+            Vector256<byte> magnitude = Avx2.Abs(xq);
+            float scale = sx[g];
+            int packed = g * (QuantizedMatrix.GroupSize / 2);
+            Vector256<int> d0 = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, magnitude, Avx2.Sign(Unpack4(w0 + packed), xq));
+            Vector256<int> d1 = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, magnitude, Avx2.Sign(Unpack4(w1 + packed), xq));
+            Vector256<int> d2 = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, magnitude, Avx2.Sign(Unpack4(w2 + packed), xq));
+            Vector256<int> d3 = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, magnitude, Avx2.Sign(Unpack4(w3 + packed), xq));
+            a0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(d0), Vector256.Create(scale * s0[g]), a0);
+            a1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(d1), Vector256.Create(scale * s1[g]), a1);
+            a2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(d2), Vector256.Create(scale * s2[g]), a2);
+            a3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(d3), Vector256.Create(scale * s3[g]), a3);
+        }
+        y[0] = Vector256.Sum(a0);
+        y[1] = Vector256.Sum(a1);
+        y[2] = Vector256.Sum(a2);
+        y[3] = Vector256.Sum(a3);
+    }
+
     private static float DotVnni(in Args w, int row, byte* x, float* sx)
     {
         int groups = w.Groups;
         float* sw = w.Scales + (long)row * groups;
-        float* cw = w.Corrections + (long)row * groups;
         Vector256<float> accumulator = Vector256<float>.Zero;
         bool int4 = w.Int4;
         for (int g = 0; g < groups; g++)
         {
-            Vector256<byte> xq = Vector256.Load(x + (long)g * QuantizedMatrix.GroupSize);
-            Vector256<sbyte> wq = int4 ? Unpack4(w.Group(row, g)) : Vector256.Load((sbyte*)w.Group(row, g));
-            Vector256<int> sums = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, xq, wq);
+            Vector256<sbyte> xq = Vector256.Load((sbyte*)x + (long)g * QuantizedMatrix.GroupSize);
+            Vector256<sbyte> wq = Avx2.Sign(int4 ? Unpack4(w.Group(row, g)) : Vector256.Load((sbyte*)w.Group(row, g)), xq);
+            Vector256<int> sums = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, Avx2.Abs(xq), wq);
             accumulator = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(sums), Vector256.Create(sx[g] * sw[g]), accumulator);
         }
-        return Vector256.Sum(accumulator) - 128f * System.Numerics.Tensors.TensorPrimitives.Dot(new ReadOnlySpan<float>(sx, groups), new ReadOnlySpan<float>(cw, groups));
+        return Vector256.Sum(accumulator);
     }
 
     /// <summary>16 packed bytes → 32 signed values: low nibbles are elements 0–15, high nibbles 16–31 (both stored +8).</summary>
@@ -194,7 +225,7 @@ public static unsafe class QuantizedMatMul
             for (int i = 0; i < QuantizedMatrix.GroupSize; i++)
             {
                 int q = w.Int4 ? (i < 16 ? wg[i] & 0xF : wg[i - 16] >> 4) - 8 : (sbyte)wg[i];
-                sum += (xg[i] - 128) * q;
+                sum += (sbyte)xg[i] * q;
             }
             total += sx[g] * w.Scales[(long)row * groups + g] * sum;
         }

@@ -13,9 +13,8 @@ public enum QuantizationKind
 
 /// <summary>
 /// A weight matrix W [N, K] (rows = outputs, x·Wᵀ layout) quantized per row in groups of 32 along K:
-/// w ≈ scale_g · q with q = round(w / scale_g), scale_g = max|w_g| / qmax. Each group also stores
-/// scale_g · Σq, which the integer dot product needs (see <see cref="QuantizedMatMul"/>). K is padded to a
-/// multiple of 32 with zeros.
+/// w ≈ scale_g · q with q = round(w / scale_g), scale_g = max|w_g| / qmax. K is padded to a multiple of 32
+/// with zeros.
 /// </summary>
 public sealed unsafe class QuantizedMatrix : IDisposable
 {
@@ -23,7 +22,6 @@ public sealed unsafe class QuantizedMatrix : IDisposable
 
     private readonly NativeBuffer _data;
     private readonly NativeBuffer _scales;
-    private readonly NativeBuffer _corrections;
 
     private QuantizedMatrix(QuantizationKind kind, int rows, int columns)
     {
@@ -34,7 +32,6 @@ public sealed unsafe class QuantizedMatrix : IDisposable
         long bytes = (long)rows * Groups * BytesPerGroup;
         _data = new NativeBuffer((bytes + 3) / 4);
         _scales = new NativeBuffer((long)rows * Groups);
-        _corrections = new NativeBuffer((long)rows * Groups);
     }
 
     public QuantizationKind Kind { get; }
@@ -47,15 +44,13 @@ public sealed unsafe class QuantizedMatrix : IDisposable
 
     public int BytesPerGroup => Kind == QuantizationKind.Int8 ? GroupSize : GroupSize / 2;
 
-    /// <summary>Bytes streamed per matrix-vector product (weights, scales and corrections).</summary>
-    public long ByteLength => (long)Rows * Groups * (BytesPerGroup + 8);
+    /// <summary>Bytes streamed per matrix-vector product (weights and scales).</summary>
+    public long ByteLength => (long)Rows * Groups * (BytesPerGroup + sizeof(float));
 
     /// <summary>Group g of row r: 32 signed bytes (int8), or 16 bytes holding w[i] in the low and w[i + 16] in the high nibble (int4, stored +8).</summary>
     public byte* Group(int row, int group) => (byte*)_data.Pointer + ((long)row * Groups + group) * BytesPerGroup;
 
     public float* Scales => _scales.Pointer;
-
-    public float* Corrections => _corrections.Pointer;
 
     public static QuantizedMatrix Quantize(float* weights, int rows, int columns, QuantizationKind kind)
     {
@@ -75,16 +70,13 @@ public sealed unsafe class QuantizedMatrix : IDisposable
                 }
                 float scale = max / qmax;
                 float inverse = scale == 0 ? 0 : 1 / scale;
-                int sum = 0;
                 for (int i = 0; i < GroupSize; i++)
                 {
                     int value = i < count ? (int)MathF.Round(row[start + i] * inverse) : 0;
                     q[i] = (sbyte)Math.Clamp(value, -qmax - (kind == QuantizationKind.Int4 ? 1 : 0), qmax);
-                    sum += q[i];
                 }
                 long index = (long)r * matrix.Groups + g;
                 matrix._scales.Pointer[index] = scale;
-                matrix._corrections.Pointer[index] = scale * sum;
                 byte* destination = matrix.Group(r, g);
                 if (kind == QuantizationKind.Int8)
                 {
@@ -125,6 +117,5 @@ public sealed unsafe class QuantizedMatrix : IDisposable
     {
         _data.Dispose();
         _scales.Dispose();
-        _corrections.Dispose();
     }
 }
