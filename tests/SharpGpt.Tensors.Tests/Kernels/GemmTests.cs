@@ -59,6 +59,7 @@ public unsafe class GemmTests
     [InlineData(16, 3072, 768)]
     [InlineData(5, 50, 3072)]
     [InlineData(17, 40, 100)]
+    [InlineData(2, 301, 33)]
     public void SkinnyDecodeShapesMatchReference(int m, int n, int k)
     {
         // Auto with a row-major input and a [out, in] weight takes the skinny (no-packing) path for m ≤ 16.

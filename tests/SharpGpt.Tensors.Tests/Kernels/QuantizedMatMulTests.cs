@@ -31,6 +31,8 @@ public unsafe class QuantizedMatMulTests
             data.Add(5, 40, 100, kind);
             data.Add(2, 65, 768, kind);
             data.Add(17, 31, 257, kind);
+            // Several 32-row cache tiles per thread's range, and a 1-row tail after the last 4-row block.
+            data.Add(3, 301, 96, kind);
         }
         return data;
     }

@@ -1,6 +1,7 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using SharpGpt.Tensors.Threading;
 
 namespace SharpGpt.Tensors.Kernels.Gemm;
@@ -16,8 +17,18 @@ internal static unsafe class SkinnyGemm
     /// <summary>Up to this many rows, streaming W beats packing it.</summary>
     public const int MaxRows = 16;
 
-    /// <summary>Columns of C per task: 32 rows of W (96 KiB at K=768) stay in L2 while all rows of A pass over them.</summary>
-    private const int ColumnsPerTask = 32;
+    /// <summary>Columns of C per cache tile: 32 rows of W (96 KiB at K=768) stay in L2 while all rows of A pass over them.</summary>
+    private const int TileColumns = 32;
+
+    /// <summary>
+    /// Each thread gets a few long contiguous ranges of W's rows rather than many short ones, so the hardware
+    /// prefetchers keep their stream. GPT-2 decode matvec sweep, 2 threads, same process: 32-column tasks claimed
+    /// dynamically 40–44 GB/s, two ranges per thread 47–51 GB/s.
+    /// </summary>
+    private const int TasksPerThread = 2;
+
+    /// <summary>How far past the current 4-row block of W the tiles prefetch, in floats (8 KiB).</summary>
+    private const int PrefetchFloats = 2048;
 
     public static bool Applies(int m, MatrixView a, MatrixView b) =>
         m <= MaxRows && a.ColStride == 1 && b.RowStride == 1 && Vector512.IsHardwareAccelerated;
@@ -32,21 +43,31 @@ internal static unsafe class SkinnyGemm
             M = m, N = n, K = k,
             Accumulate = accumulate,
         };
-        WorkerPool.Shared.Run((n + ColumnsPerTask - 1) / ColumnsPerTask, &Task, &args);
+        args.Blocks = (n + 3) / 4;
+        args.Tasks = Math.Min(args.Blocks, WorkerPool.Shared.ThreadCount * TasksPerThread);
+        WorkerPool.Shared.Run(args.Tasks, &Task, &args);
     }
 
     private struct SkinnyArgs
     {
         public float* A, B, C;
-        public int Lda, Ldb, Ldc, M, N, K;
+        public int Lda, Ldb, Ldc, M, N, K, Tasks, Blocks;
         public bool Accumulate;
     }
 
     private static void Task(void* argsPointer, int task)
     {
         ref SkinnyArgs args = ref *(SkinnyArgs*)argsPointer;
-        int j0 = task * ColumnsPerTask;
-        int j1 = Math.Min(args.N, j0 + ColumnsPerTask);
+        (int b0, int b1) = WorkerPool.Partition(args.Blocks, args.Tasks, task);
+        int last = Math.Min(args.N, b1 * 4);
+        for (int j0 = b0 * 4; j0 < last; j0 += TileColumns)
+        {
+            ColumnTile(ref args, j0, Math.Min(last, j0 + TileColumns));
+        }
+    }
+
+    private static void ColumnTile(ref SkinnyArgs args, int j0, int j1)
+    {
         int j = j0;
         if (!Vector512.IsHardwareAccelerated)
         {
@@ -105,10 +126,12 @@ internal static unsafe class SkinnyGemm
         Vector512<float> s10 = default, s11 = default, s12 = default, s13 = default;
         Vector512<float> s20 = default, s21 = default, s22 = default, s23 = default;
         Vector512<float> s30 = default, s31 = default, s32 = default, s33 = default;
+        byte* ahead = (byte*)(w0 + 4L * args.Ldb + PrefetchFloats);
         int k = 0;
         int kVector = args.K & ~15;
         for (; k < kVector; k += 16)
         {
+            Prefetch4Lines(ahead + 16L * k);
             Vector512<float> v0 = Vector512.Load(w0 + k);
             Vector512<float> v1 = Vector512.Load(w1 + k);
             Vector512<float> v2 = Vector512.Load(w2 + k);
@@ -165,10 +188,13 @@ internal static unsafe class SkinnyGemm
         float* w2 = w1 + args.Ldb;
         float* w3 = w2 + args.Ldb;
         Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default;
+        // When W's rows are adjacent (Ldb = K) the next block is one run of 4K floats: four lines of it per step.
+        byte* ahead = (byte*)(w0 + 4L * args.Ldb + PrefetchFloats);
         int k = 0;
         int kVector = args.K & ~15;
         for (; k < kVector; k += 16)
         {
+            Prefetch4Lines(ahead + 16L * k);
             Vector512<float> x = Vector512.Load(a0 + k);
             s0 = Vector512.FusedMultiplyAdd(x, Vector512.Load(w0 + k), s0);
             s1 = Vector512.FusedMultiplyAdd(x, Vector512.Load(w1 + k), s1);
@@ -185,5 +211,17 @@ internal static unsafe class SkinnyGemm
         Write(ref args, i, j + 1, r1);
         Write(ref args, i, j + 2, r2);
         Write(ref args, i, j + 3, r3);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Prefetch4Lines(byte* address)
+    {
+        if (Sse.IsSupported)
+        {
+            Sse.Prefetch0(address);
+            Sse.Prefetch0(address + 64);
+            Sse.Prefetch0(address + 128);
+            Sse.Prefetch0(address + 192);
+        }
     }
 }
