@@ -127,11 +127,11 @@ public static unsafe class QuantizedMatMul
                         float* scales = args.Scales + (long)j * groups;
                         if (args.Int4)
                         {
-                            Dot4Int4(data, rowBytes, x, sx, scales, groups, y + j);
+                            Dot4<Int4Groups>(data, rowBytes, x, sx, scales, groups, y + j);
                         }
                         else
                         {
-                            Dot4Int8((sbyte*)data, rowBytes, x, sx, scales, groups, y + j);
+                            Dot4<Int8Groups>(data, rowBytes, x, sx, scales, groups, y + j);
                         }
                     }
                 }
@@ -151,33 +151,41 @@ public static unsafe class QuantizedMatMul
     }
 
     /// <summary>
-    /// Four int8 weight rows (each <paramref name="rowBytes"/> apart, scales <paramref name="groups"/> apart)
-    /// against one activation row: four independent accumulator chains, and the activation group loaded, and its
-    /// sign split off, once for all four rows. Not inlined, so that the JIT keeps every value in a register
-    /// (inlined into the task loop, it spilled the accumulators to the stack and ran 4× slower). Same
-    /// arithmetic per element as <see cref="DotVnni"/>.
+    /// Four weight rows (each <paramref name="rowBytes"/> apart, scales <paramref name="groups"/> apart) against
+    /// one activation row: four independent accumulator chains, and the activation group loaded, and its sign
+    /// split off, once for all four rows. Not inlined, so that the JIT keeps every value in a register (inlined
+    /// into the task loop, it spilled the accumulators to the stack and ran 4× slower); generic over the storage
+    /// so that the JIT specialises the group load. Same arithmetic per element as <see cref="DotVnni"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void Dot4Int8(sbyte* w0, long rowBytes, byte* x, float* sx, float* s0, int groups, float* y)
+    private static void Dot4<TGroups>(byte* w0, long rowBytes, byte* x, float* sx, float* s0, int groups, float* y)
+        where TGroups : struct, IWeightGroups
     {
-        sbyte* w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
+        byte* w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
         float* s1 = s0 + groups, s2 = s1 + groups, s3 = s2 + groups;
         Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
-        // The four rows are adjacent, so the next block is one run of 4 × rowBytes: two lines of it per group.
-        byte* ahead = (byte*)w0 + 4 * rowBytes + PrefetchBytes;
-        byte* scalesAhead = (byte*)(s0 + 4 * groups) + PrefetchBytes / 8;
-        for (int g = 0, offset = 0; g < groups; g++, offset += QuantizedMatrix.GroupSize)
+        // The four rows are adjacent, so the next block is one run of 4 × rowBytes: 4 × BytesPerGroup of it per
+        // group (two lines for int8, one for int4). Scales are 4 bytes per group.
+        int blockBytesPerGroup = 4 * TGroups.BytesPerGroup;
+        byte* ahead = w0 + 4 * rowBytes + PrefetchBytes;
+        byte* scalesAhead = (byte*)(s0 + 4 * groups) + PrefetchBytes * sizeof(float) / TGroups.BytesPerGroup;
+        for (int g = 0; g < groups; g++)
         {
-            Sse.Prefetch0(ahead + 4 * offset);
-            Sse.Prefetch0(ahead + 4 * offset + 64);
+            byte* next = ahead + (long)blockBytesPerGroup * g;
+            Sse.Prefetch0(next);
+            if (blockBytesPerGroup > 64)
+            {
+                Sse.Prefetch0(next + 64);
+            }
             Sse.Prefetch0(scalesAhead + 16 * g);
-            Vector256<sbyte> xq = Vector256.Load((sbyte*)x + offset);
+            Vector256<sbyte> xq = Vector256.Load((sbyte*)x + g * QuantizedMatrix.GroupSize);
             Vector256<byte> magnitude = Avx2.Abs(xq);
             float scale = sx[g];
-            Vector256<int> d0 = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, magnitude, Avx2.Sign(Vector256.Load(w0 + offset), xq));
-            Vector256<int> d1 = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, magnitude, Avx2.Sign(Vector256.Load(w1 + offset), xq));
-            Vector256<int> d2 = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, magnitude, Avx2.Sign(Vector256.Load(w2 + offset), xq));
-            Vector256<int> d3 = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, magnitude, Avx2.Sign(Vector256.Load(w3 + offset), xq));
+            int offset = g * TGroups.BytesPerGroup;
+            Vector256<int> d0 = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, magnitude, Avx2.Sign(TGroups.Load(w0 + offset), xq));
+            Vector256<int> d1 = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, magnitude, Avx2.Sign(TGroups.Load(w1 + offset), xq));
+            Vector256<int> d2 = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, magnitude, Avx2.Sign(TGroups.Load(w2 + offset), xq));
+            Vector256<int> d3 = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, magnitude, Avx2.Sign(TGroups.Load(w3 + offset), xq));
             a0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(d0), Vector256.Create(scale * s0[g]), a0);
             a1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(d1), Vector256.Create(scale * s1[g]), a1);
             a2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(d2), Vector256.Create(scale * s2[g]), a2);
@@ -189,37 +197,29 @@ public static unsafe class QuantizedMatMul
         y[3] = Vector256.Sum(a3);
     }
 
-    /// <summary>As <see cref="Dot4Int8"/> for int4 rows (16 packed bytes per group).</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void Dot4Int4(byte* w0, long rowBytes, byte* x, float* sx, float* s0, int groups, float* y)
+    /// <summary>How one group of 32 weights is stored; the JIT specialises <see cref="Dot4"/> for each.</summary>
+    private interface IWeightGroups
     {
-        byte* w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
-        float* s1 = s0 + groups, s2 = s1 + groups, s3 = s2 + groups;
-        Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
-        // One line of the next block per group (4 rows × 16 bytes); scales are a quarter of the weight bytes.
-        byte* ahead = w0 + 4 * rowBytes + PrefetchBytes;
-        byte* scalesAhead = (byte*)(s0 + 4 * groups) + PrefetchBytes / 4;
-        for (int g = 0; g < groups; g++)
-        {
-            Sse.Prefetch0(ahead + 64 * g);
-            Sse.Prefetch0(scalesAhead + 16 * g);
-            Vector256<sbyte> xq = Vector256.Load((sbyte*)x + g * QuantizedMatrix.GroupSize);
-            Vector256<byte> magnitude = Avx2.Abs(xq);
-            float scale = sx[g];
-            int packed = g * (QuantizedMatrix.GroupSize / 2);
-            Vector256<int> d0 = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, magnitude, Avx2.Sign(Unpack4(w0 + packed), xq));
-            Vector256<int> d1 = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, magnitude, Avx2.Sign(Unpack4(w1 + packed), xq));
-            Vector256<int> d2 = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, magnitude, Avx2.Sign(Unpack4(w2 + packed), xq));
-            Vector256<int> d3 = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, magnitude, Avx2.Sign(Unpack4(w3 + packed), xq));
-            a0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(d0), Vector256.Create(scale * s0[g]), a0);
-            a1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(d1), Vector256.Create(scale * s1[g]), a1);
-            a2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(d2), Vector256.Create(scale * s2[g]), a2);
-            a3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(d3), Vector256.Create(scale * s3[g]), a3);
-        }
-        y[0] = Vector256.Sum(a0);
-        y[1] = Vector256.Sum(a1);
-        y[2] = Vector256.Sum(a2);
-        y[3] = Vector256.Sum(a3);
+        static abstract int BytesPerGroup { get; }
+
+        /// <summary>The group's 32 weights as signed bytes.</summary>
+        static abstract Vector256<sbyte> Load(byte* group);
+    }
+
+    private struct Int8Groups : IWeightGroups
+    {
+        public static int BytesPerGroup => QuantizedMatrix.GroupSize;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<sbyte> Load(byte* group) => Vector256.Load((sbyte*)group);
+    }
+
+    private struct Int4Groups : IWeightGroups
+    {
+        public static int BytesPerGroup => QuantizedMatrix.GroupSize / 2;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<sbyte> Load(byte* group) => Unpack4(group);
     }
 
     private static float DotVnni(in Args w, int row, byte* x, float* sx)
