@@ -99,6 +99,8 @@ def train_step():
     loss.backward()
     optimizer.step()
 results["training tokens/s"] = B * T / median_seconds(train_step)
+# Peak resident set so far: the interpreter, torch, the GEMM stage (small) and training.
+results["training peak memory GiB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
 
 prompt = torch.randint(0, V, (1, 64 if quick else 256))
 with torch.no_grad():

@@ -18,6 +18,31 @@ public class CommandLineTests
         Assert.Contains("GptNeo", output);
     }
 
+    [Fact]
+    public void BenchSmokeRunReportsEveryMetricAndTheTrainingMemoryBudget()
+    {
+        // A smoke-sized run on a tiny model: checks that every measurement runs and is reported, never a speed.
+        string json = Path.Combine(Path.GetTempPath(), $"sharpgpt-bench-{Guid.NewGuid():N}.json");
+        try
+        {
+            var (code, output, _) = CliRunner.Run("bench", "--model", TestData.Path("models", "tiny-random-gpt2"), "--quick",
+                "--batch", "2", "--time", "16", "--prompt", "8", "--decode", "4", "--json", json);
+            Assert.Equal(0, code);
+            using JsonDocument document = JsonDocument.Parse(File.ReadAllText(json));
+            var results = document.RootElement.GetProperty("results").EnumerateArray()
+                .ToDictionary(r => r.GetProperty("Name").GetString()!, r => (Value: r.GetProperty("Value").GetDouble(), Detail: r.GetProperty("Detail").GetString()!));
+            Assert.Contains(results.Keys, name => name.StartsWith("decode (1 stream, int8", StringComparison.Ordinal));
+            Assert.All(results.Values, r => Assert.True(r.Value > 0 && double.IsFinite(r.Value)));
+            var memory = Assert.Single(results, r => r.Key.StartsWith("training peak memory", StringComparison.Ordinal)).Value;
+            Assert.Contains("of params + grads + Adam moments + activations", memory.Detail);
+            Assert.Contains("training peak memory", output);
+        }
+        finally
+        {
+            File.Delete(json);
+        }
+    }
+
     [Theory]
     [InlineData("generate", "--bogus")]
     [InlineData("generate", "--max-tokens", "many")]

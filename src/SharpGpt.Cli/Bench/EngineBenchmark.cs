@@ -54,7 +54,9 @@ internal sealed unsafe class EngineBenchmark
 
         using var model = new GptModel(_config);
         model.InitializeGpt2(new Rng(1));
-        yield return Training(model, batch, time);
+        (BenchResult training, BenchResult trainingMemory) = Training(model, batch, time);
+        yield return training;
+        yield return trainingMemory;
         yield return Prefill(model, promptLength);
         yield return Decode(model, decodeTokens);
         foreach (QuantizationKind kind in Enum.GetValues<QuantizationKind>())
@@ -79,8 +81,10 @@ internal sealed unsafe class EngineBenchmark
         return new BenchResult($"gemm {name} ({m}x{n}x{k})", gflops, "GFLOP/s", "x·Wᵀ as in the forward pass");
     }
 
-    private BenchResult Training(GptModel model, int batch, int time)
+    /// <summary>Training speed, and the peak resident memory of the training phase against what it must hold.</summary>
+    private (BenchResult Speed, BenchResult Memory) Training(GptModel model, int batch, int time)
     {
+        bool phasePeak = PeakMemory.TryReset();
         using var graph = ComputeBackends.Default.CreateTrainingGraph(model, batch, time);
         using var m = new NativeBuffer(model.Layout.TotalFloats);
         using var v = new NativeBuffer(model.Layout.TotalFloats);
@@ -115,8 +119,16 @@ internal sealed unsafe class EngineBenchmark
         double tokensPerSecond = batch * time / seconds;
         double flops = 6.0 * model.Layout.ParameterCount * batch * time + 12.0 * _config.LayerCount * batch * time * time * _config.EmbeddingSize / 2;
         _log($"training B={batch} T={time}: {tokensPerSecond:F0} tokens/s ({seconds * 1000:F0} ms/step)");
-        return new BenchResult($"training (B={batch}, T={time}, fwd+bwd+AdamW)", tokensPerSecond, "tokens/s",
+        // What training must hold: fp32 parameters, gradients and both Adam moments, plus the graph's activations.
+        double peak = PeakMemory.Bytes();
+        double required = 4.0 * model.Layout.TotalFloats * sizeof(float) + graph.ActivationBytes;
+        const double GiB = 1024.0 * 1024 * 1024;
+        var speed = new BenchResult($"training (B={batch}, T={time}, fwd+bwd+AdamW)", tokensPerSecond, "tokens/s",
             $"{seconds * 1000:F0} ms/step, {flops / seconds / 1e9:F0} GFLOP/s model FLOPs (6N per token + causal attention), MFU {flops / seconds / _peak:P0}");
+        var memory = new BenchResult($"training peak memory (B={batch}, T={time})", peak / GiB, "GiB",
+            $"{peak / required:F2}× of params + grads + Adam moments + activations ({required / GiB:F2} GiB computed); " +
+            (phasePeak ? "resident-set peak of the training phase, runtime included" : "peak of the whole process so far"));
+        return (speed, memory);
     }
 
     private BenchResult Prefill(GptModel model, int promptLength)

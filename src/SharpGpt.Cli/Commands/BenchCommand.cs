@@ -63,17 +63,20 @@ internal static class BenchCommand
                 references["pytorch_tuned"] = tuned;
                 output.WriteLine();
                 output.WriteLine($"{"metric",-44} {"SharpGPT",10} {"OpenBLAS",10} {"PyTorch",10} {"tuned",10} {"vs best ref",12}");
-                foreach (BenchResult result in results.Where(r => r.Unit != "GiB"))
+                foreach (BenchResult result in results.Where(r => r.Unit != "GiB" || r.Name.StartsWith("training", StringComparison.Ordinal)))
                 {
                     double? blasValue = result.Name.StartsWith("gemm ", StringComparison.Ordinal) && blas != null
                         ? blas.GetValueOrDefault(result.Name.Split(' ')[1]) : null;
                     string key = result.Name.StartsWith("gemm ", StringComparison.Ordinal) ? "gemm " + result.Name.Split(' ')[1]
+                        : result.Name.StartsWith("training peak memory", StringComparison.Ordinal) ? "training peak memory GiB"
                         : result.Name.StartsWith("training", StringComparison.Ordinal) ? "training tokens/s"
                         : result.Name.StartsWith("prefill", StringComparison.Ordinal) ? "prefill tokens/s"
                         : result.Name.Contains("fp32 weights") ? "decode tokens/s" : "";
                     double? Read(System.Text.Json.JsonElement? e) => e is { } v && key.Length > 0 && v.TryGetProperty(key, out var p) ? p.GetDouble() : null;
                     double? plain = Read(torch), best = Read(tuned);
-                    double? reference = new[] { blasValue, plain, best }.Where(v => v != null).Max();
+                    // Memory: the best reference is the smallest, and a ratio below 1 means SharpGPT needs less.
+                    double?[] candidates = [blasValue, plain, best];
+                    double? reference = result.Unit == "GiB" ? candidates.Where(v => v != null).Min() : candidates.Where(v => v != null).Max();
                     output.WriteLine($"{result.Name,-44} {result.Value,10:F1} {Cell(blasValue)} {Cell(plain)} {Cell(best)} " +
                         (reference is double r ? $"{result.Value / r,11:F2}x" : $"{"-",12}"));
                 }
