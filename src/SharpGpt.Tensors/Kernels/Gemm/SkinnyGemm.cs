@@ -20,13 +20,6 @@ internal static unsafe class SkinnyGemm
     /// <summary>Columns of C per cache tile: 32 rows of W (96 KiB at K=768) stay in L2 while all rows of A pass over them.</summary>
     private const int TileColumns = 32;
 
-    /// <summary>
-    /// Each thread gets a few long contiguous ranges of W's rows rather than many short ones, so the hardware
-    /// prefetchers keep their stream. GPT-2 decode matvec sweep, 2 threads, same process: 32-column tasks claimed
-    /// dynamically 40–44 GB/s, two ranges per thread 47–51 GB/s.
-    /// </summary>
-    private const int TasksPerThread = 2;
-
     /// <summary>How far past the current 4-row block of W the tiles prefetch, in floats (8 KiB).</summary>
     private const int PrefetchFloats = 2048;
 
@@ -44,7 +37,8 @@ internal static unsafe class SkinnyGemm
             Accumulate = accumulate,
         };
         args.Blocks = (n + 3) / 4;
-        args.Tasks = Math.Min(args.Blocks, WorkerPool.Shared.ThreadCount * TasksPerThread);
+        // Each thread streams long contiguous ranges of W's 4-row blocks (see WorkerPool.StreamingTaskCount).
+        args.Tasks = WorkerPool.Shared.StreamingTaskCount(args.Blocks);
         WorkerPool.Shared.Run(args.Tasks, &Task, &args);
     }
 

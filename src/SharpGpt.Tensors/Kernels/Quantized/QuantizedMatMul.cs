@@ -27,14 +27,6 @@ public enum QuantizedPath
 public static unsafe class QuantizedMatMul
 {
     /// <summary>
-    /// Each thread gets a few long contiguous ranges of weight rows rather than many short ones: a decode-time
-    /// matvec streams every weight from DRAM once, and the hardware prefetchers lose their stride at every jump.
-    /// Measured on the 12-layer GPT-2 matvec sweep (int8, 2 threads): 32-row tasks claimed dynamically 24 GB/s,
-    /// two contiguous ranges per thread 47 GB/s.
-    /// </summary>
-    private const int TasksPerThread = 2;
-
-    /// <summary>
     /// How far past the current 4-row block the kernels prefetch, in weight bytes. Prefetching the block after
     /// next-ish covers DRAM latency at ≈25 GB/s per core; 4–8 KiB measured best (no prefetch 43 GB/s, 8 KiB 47).
     /// </summary>
@@ -57,11 +49,12 @@ public static unsafe class QuantizedMatMul
         {
             Output = output, Activations = activations, ActivationScales = activationScales, Bias = bias, Rows = rows,
             Data = weights.Group(0, 0), Scales = weights.Scales,
-            N = weights.Rows, Groups = groups, Int4 = weights.Kind == QuantizationKind.Int4,
+            N = weights.Rows, Groups = groups, Int4 = weights.Kind == QuantizationKind.Int4, BytesPerGroup = weights.BytesPerGroup,
             Vnni = path switch { QuantizedPath.Scalar => false, QuantizedPath.Vnni => true, _ => AvxVnni.IsSupported },
         };
         int blocks = (weights.Rows + 3) / 4;
-        args.Tasks = Math.Min(blocks, WorkerPool.Shared.ThreadCount * TasksPerThread);
+        // Each thread streams long contiguous ranges of 4-row blocks (see WorkerPool.StreamingTaskCount).
+        args.Tasks = WorkerPool.Shared.StreamingTaskCount(blocks);
         args.Blocks = blocks;
         WorkerPool.Shared.Run(args.Tasks, &Task, &args);
     }
@@ -94,11 +87,11 @@ public static unsafe class QuantizedMatMul
     {
         public float* Output, ActivationScales, Bias, Scales;
         public byte* Activations, Data;
-        public int Rows, N, Groups, Tasks, Blocks;
+        public int Rows, N, Groups, BytesPerGroup, Tasks, Blocks;
         public bool Vnni, Int4;
 
         /// <summary>Group g of weight row r.</summary>
-        public readonly byte* Group(int r, int g) => Data + ((long)r * Groups + g) * (Int4 ? 16 : 32);
+        public readonly byte* Group(int r, int g) => Data + ((long)r * Groups + g) * BytesPerGroup;
     }
 
     private static void Task(void* argsPointer, int task)
@@ -107,7 +100,7 @@ public static unsafe class QuantizedMatMul
         int groups = args.Groups, n = args.N;
         (int b0, int b1) = WorkerPool.Partition(args.Blocks, args.Tasks, task);
         int first = b0 * 4, last = Math.Min(n, b1 * 4);
-        long rowBytes = (long)groups * (args.Int4 ? QuantizedMatrix.GroupSize / 2 : QuantizedMatrix.GroupSize);
+        long rowBytes = (long)groups * args.BytesPerGroup;
         // Tiles of TileColumns weight rows: with several input rows, a tile is read from DRAM once and stays in
         // L1/L2 while every input row uses it.
         for (int j0 = first; j0 < last; j0 += TileColumns)
