@@ -67,6 +67,39 @@ public unsafe class GemmTests
         Check(m, n, k, Layout.NT, accumulate: true, GemmPath.Auto, ldcPadding: 5);
     }
 
+    [Theory]
+    [InlineData(37, 100)]
+    [InlineData(301, 33)]
+    [InlineData(66, 3072)]
+    [InlineData(3, 15)]
+    [InlineData(131, 768)]
+    public void RowInvariantPathGivesEveryRowTheSameBitsWhateverTheBatch(int n, int k)
+    {
+        // Decoding batches 1–16 sequences into one product; a sequence's logits must not depend on its batch-mates
+        // (the one-row, 4×4-tile and leftover-row code paths share one summation order).
+        const int maxRows = 16;
+        Rng rng = new((ulong)(n * 7919 + k));
+        float[] a = TestArrays.Uniform(rng, maxRows * k);
+        float[] w = TestArrays.Uniform(rng, n * k);
+        float[] all = new float[maxRows * n];
+        fixed (float* pa = a, pw = w, pall = all)
+        {
+            Gemm.Multiply(maxRows, n, k, MatrixView.RowMajor(pa, k), MatrixView.Transposed(pw, k), pall, n, false, GemmPath.RowInvariant);
+            for (int m = 1; m < maxRows; m++)
+            {
+                for (int offset = 0; offset + m <= maxRows; offset += Math.Max(1, maxRows - m))
+                {
+                    float[] part = new float[m * n];
+                    fixed (float* pp = part)
+                    {
+                        Gemm.Multiply(m, n, k, MatrixView.RowMajor(pa + offset * k, k), MatrixView.Transposed(pw, k), pp, n, false, GemmPath.RowInvariant);
+                    }
+                    Assert.Equal(all.AsSpan(offset * n, m * n).ToArray(), part);
+                }
+            }
+        }
+    }
+
     [Fact]
     public void ZeroDepthClearsOrKeeps()
     {
