@@ -32,6 +32,8 @@ public class CommandLineTests
             var results = document.RootElement.GetProperty("results").EnumerateArray()
                 .ToDictionary(r => r.GetProperty("Name").GetString()!, r => (Value: r.GetProperty("Value").GetDouble(), Detail: r.GetProperty("Detail").GetString()!));
             Assert.Contains(results.Keys, name => name.StartsWith("decode (1 stream, int8", StringComparison.Ordinal));
+            // Decoding's weight stream is reported against a plain read of as many bytes in the same run.
+            Assert.Contains("decode fp32: weight stream / plain read", results.Keys);
             Assert.All(results.Values, r => Assert.True(r.Value > 0 && double.IsFinite(r.Value)));
             var memory = Assert.Single(results, r => r.Key.StartsWith("training peak memory", StringComparison.Ordinal)).Value;
             Assert.Contains("of params + grads + Adam moments + activations", memory.Detail);

@@ -58,11 +58,17 @@ internal sealed unsafe class EngineBenchmark
         yield return training;
         yield return trainingMemory;
         yield return Prefill(model, promptLength);
-        yield return Decode(model, decodeTokens);
+        foreach (BenchResult result in Decode(model, decodeTokens))
+        {
+            yield return result;
+        }
         foreach (QuantizationKind kind in Enum.GetValues<QuantizationKind>())
         {
             model.Quantize(kind);
-            yield return Decode(model, decodeTokens, kind);
+            foreach (BenchResult result in Decode(model, decodeTokens, kind))
+            {
+                yield return result;
+            }
         }
         yield return new BenchResult("peak memory", PeakMemory.Bytes() / (1024.0 * 1024 * 1024), "GiB", "peak resident set of this process (VmHWM)");
     }
@@ -158,13 +164,17 @@ internal sealed unsafe class EngineBenchmark
         return new BenchResult($"prefill ({promptLength}-token prompt)", tokensPerSecond, "tokens/s", $"{seconds * 1000:F0} ms, logits of the last position");
     }
 
-    private BenchResult Decode(GptModel model, int tokens, QuantizationKind? kind = null)
+    /// <summary>
+    /// Single-stream decoding speed, and the weight bytes it streams per second as a fraction of a plain read of as
+    /// many bytes (<see cref="ReadBandwidthProbe"/>), the two alternated so that each pair sees the same machine.
+    /// </summary>
+    private BenchResult[] Decode(GptModel model, int tokens, QuantizationKind? kind = null)
     {
         int context = Math.Min(_config.ContextLength, tokens + 32);
         using var session = ComputeBackends.Default.CreateInferenceSession(model, slots: 1, maxTokensPerStep: 16, maxContext: context);
         int[] prompt = Enumerable.Range(0, 16).Select(i => (i * 104729) % _config.VocabSize).ToArray();
         int[] next = new int[1];
-        double seconds = Median(() =>
+        double DecodeSeconds()
         {
             session.Reset(0);
             session.Step([new SequenceChunk(0, prompt, LogitsRequest.Last)]);
@@ -175,9 +185,24 @@ internal sealed unsafe class EngineBenchmark
                 session.Step([new SequenceChunk(0, next, LogitsRequest.Last, Decoding: true)]);
             }
             return timer.Elapsed.TotalSeconds;
-        });
-        double tokensPerSecond = tokens / seconds;
-        double bytes = model.Quantized?.ByteLength ?? model.Layout.ParameterCount * 4.0;
+        }
+        double bytes = StreamedBytesPerToken(model);
+        using var probe = new ReadBandwidthProbe((long)bytes);
+        DecodeSeconds(); // warm-up: JIT tiers, first touch of the KV cache
+        probe.MeasureGigabytesPerSecond();
+        var seconds = new List<double>();
+        var reads = new List<double>();
+        var fractions = new List<double>();
+        for (int r = 0; r < _repeats; r++)
+        {
+            double read = probe.MeasureGigabytesPerSecond();
+            double s = DecodeSeconds();
+            seconds.Add(s);
+            reads.Add(read);
+            fractions.Add(bytes * tokens / s / 1e9 / read);
+        }
+        double tokensPerSecond = tokens / MedianOf(seconds);
+        double readGigabytes = MedianOf(reads), fraction = MedianOf(fractions);
         string name = kind?.ToString().ToLowerInvariant() ?? "fp32";
         // Dispatch overhead: worker-pool jobs per decoded token times the cost of one empty job.
         long before = WorkerPool.Shared.Dispatches;
@@ -185,7 +210,7 @@ internal sealed unsafe class EngineBenchmark
         long perToken = WorkerPool.Shared.Dispatches - before;
         if (Profile)
         {
-            _log($"decode {kind?.ToString().ToLowerInvariant() ?? "fp32"} step profile (mean of {tokens} tokens):");
+            _log($"decode {name} step profile (mean of {tokens} tokens):");
             var profile = new StepProfile();
             session.Profile = profile;
             session.Reset(0);
@@ -199,10 +224,34 @@ internal sealed unsafe class EngineBenchmark
             LogProfile(profile, tokens);
         }
         double overhead = perToken * DispatchSeconds();
-        _log($"decode {name}: {tokensPerSecond:F1} tokens/s, {perToken} dispatches/token ≈ {overhead * 1e3:F2} ms ({100 * overhead * tokensPerSecond:F1}% of a step)");
-        return new BenchResult($"decode (1 stream, {name} weights, KV cache)", tokensPerSecond, "tokens/s",
-            $"{1000 / tokensPerSecond:F1} ms/token, ≈{bytes * tokensPerSecond / 1e9:F0} GB/s of weights streamed, " +
-            $"dispatch overhead ≈{100 * overhead * tokensPerSecond:F1}% ({perToken} jobs/token)");
+        _log($"decode {name}: {tokensPerSecond:F1} tokens/s, {perToken} dispatches/token ≈ {overhead * 1e3:F2} ms ({100 * overhead * tokensPerSecond:F1}% of a step); " +
+            $"weights at {100 * fraction:F0}% of a plain read ({readGigabytes:F1} GB/s)");
+        return
+        [
+            new BenchResult($"decode (1 stream, {name} weights, KV cache)", tokensPerSecond, "tokens/s",
+                $"{1000 / tokensPerSecond:F1} ms/token, ≈{bytes * tokensPerSecond / 1e9:F0} GB/s of weights streamed, " +
+                $"dispatch overhead ≈{100 * overhead * tokensPerSecond:F1}% ({perToken} jobs/token)"),
+            new BenchResult($"decode {name}: weight stream / plain read", 100 * fraction, "%",
+                $"median of {_repeats} alternated pairs; a plain {WorkerPool.Shared.ThreadCount}-thread read of {bytes / 1e6:F0} MB ran at {readGigabytes:F1} GB/s"),
+        ];
+    }
+
+    /// <summary>
+    /// Bytes one decoded token reads from weights: every matrix and vector once (the quantized ones in their
+    /// quantized form), except the position table, of which it reads one row.
+    /// </summary>
+    private static double StreamedBytesPerToken(GptModel model)
+    {
+        long positionTable = (long)model.Config.ContextLength * model.Config.EmbeddingSize;
+        double fp32 = (model.Layout.ParameterCount - positionTable) * (double)sizeof(float);
+        if (model.Quantized is not { } quantized)
+        {
+            return fp32;
+        }
+        // The quantized matrices replace their fp32 originals (the head replaces the token table, of which the
+        // embedding reads one row); biases and LayerNorm parameters stay fp32.
+        QuantizedMatrix[] matrices = [quantized.Head, .. quantized.Blocks.SelectMany(b => new[] { b.Qkv, b.AttentionOutput, b.MlpUp, b.MlpDown })];
+        return quantized.ByteLength + fp32 - matrices.Sum(m => (double)m.Rows * m.Columns * sizeof(float));
     }
 
     private void LogProfile(StepProfile profile, int steps)
@@ -250,6 +299,8 @@ internal sealed unsafe class EngineBenchmark
         while (timer.Elapsed.TotalSeconds < minimumSeconds);
         return timer.Elapsed.TotalSeconds / iterations;
     });
+
+    private static double MedianOf(List<double> samples) => samples.Order().ElementAt(samples.Count / 2);
 
     private double Median(Func<double> measure)
     {

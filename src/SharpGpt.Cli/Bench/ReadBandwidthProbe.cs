@@ -1,0 +1,70 @@
+using System.Diagnostics;
+using System.Runtime.Intrinsics;
+using SharpGpt.Tensors.Memory;
+using SharpGpt.Tensors.Threading;
+
+namespace SharpGpt.Cli.Bench;
+
+/// <summary>
+/// What DRAM bandwidth allows, measured in the same run as decoding: every pool thread sums its half of a buffer as
+/// large as the weights one decoded token streams (far larger than the caches), with plain 512-bit loads. Decoding
+/// is memory-bound, so its weight bytes per second over this figure is how close it runs to the machine's limit;
+/// taking both side by side cancels most of this shared machine's drift.
+/// </summary>
+internal sealed unsafe class ReadBandwidthProbe : IDisposable
+{
+    /// <summary>Floats summed per loop step by one thread: four independent 16-lane accumulators.</summary>
+    private const int StepFloats = 64;
+
+    private readonly NativeBuffer _buffer;
+
+    public ReadBandwidthProbe(long bytes)
+    {
+        long floats = Math.Max(StepFloats, bytes / sizeof(float) / StepFloats * StepFloats);
+        _buffer = new NativeBuffer(floats);
+        // First touch here, not in the timed pass (a fresh page costs microseconds).
+        _buffer.Span.Fill(1f);
+    }
+
+    public long Bytes => _buffer.Length * sizeof(float);
+
+    /// <summary>GB/s of one read pass over the buffer by all pool threads.</summary>
+    public double MeasureGigabytesPerSecond()
+    {
+        var args = new ProbeArgs { Data = _buffer.Pointer, Steps = _buffer.Length / StepFloats, Tasks = WorkerPool.Shared.ThreadCount };
+        long start = Stopwatch.GetTimestamp();
+        WorkerPool.Shared.Run(args.Tasks, &Task, &args);
+        return Bytes / Stopwatch.GetElapsedTime(start).TotalSeconds / 1e9;
+    }
+
+    private struct ProbeArgs
+    {
+        public float* Data;
+        public long Steps;
+        public int Tasks;
+        public float Sink;
+    }
+
+    private static void Task(void* argsPointer, int task)
+    {
+        ref ProbeArgs args = ref *(ProbeArgs*)argsPointer;
+        long perTask = (args.Steps + args.Tasks - 1) / args.Tasks;
+        long first = perTask * task, last = Math.Min(args.Steps, first + perTask);
+        Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default;
+        for (float* p = args.Data + first * StepFloats, end = args.Data + last * StepFloats; p < end; p += StepFloats)
+        {
+            s0 += Vector512.Load(p);
+            s1 += Vector512.Load(p + 16);
+            s2 += Vector512.Load(p + 32);
+            s3 += Vector512.Load(p + 48);
+        }
+        // A conditional store keeps the sum, and so every load, observable to the JIT.
+        float sum = Vector512.Sum((s0 + s1) + (s2 + s3));
+        if (sum == float.MaxValue)
+        {
+            args.Sink = sum;
+        }
+    }
+
+    public void Dispose() => _buffer.Dispose();
+}
