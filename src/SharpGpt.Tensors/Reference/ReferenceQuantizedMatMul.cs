@@ -8,6 +8,36 @@ namespace SharpGpt.Tensors.Reference;
 /// </summary>
 public static unsafe class ReferenceQuantizedMatMul
 {
+    /// <summary>x (K floats) → per group of 32: q as signed bytes (−127…127, zero-padded) and the group's scale (max|x| / 127).</summary>
+    public static void QuantizeRow(float* x, int length, byte* q, float* scales)
+    {
+        int groups = (length + QuantizedMatrix.GroupSize - 1) / QuantizedMatrix.GroupSize;
+        for (int g = 0; g < groups; g++)
+        {
+            QuantizeGroup(x, length, g, q, scales);
+        }
+    }
+
+    /// <summary>Group <paramref name="g"/> of <see cref="QuantizeRow"/>; the fast kernel uses it for a partial last group.</summary>
+    public static void QuantizeGroup(float* x, int length, int g, byte* q, float* scales)
+    {
+        int start = g * QuantizedMatrix.GroupSize, count = Math.Min(QuantizedMatrix.GroupSize, length - start);
+        float max = 0;
+        for (int i = 0; i < count; i++)
+        {
+            max = MathF.Max(max, MathF.Abs(x[start + i]));
+        }
+        float scale = max / 127f;
+        float inverse = scale == 0 ? 0 : 1 / scale;
+        scales[g] = scale;
+        byte* destination = q + (long)g * QuantizedMatrix.GroupSize;
+        for (int i = 0; i < QuantizedMatrix.GroupSize; i++)
+        {
+            int value = i < count ? (int)MathF.Round(x[start + i] * inverse) : 0;
+            destination[i] = (byte)(sbyte)Math.Clamp(value, -127, 127);
+        }
+    }
+
     public static void Forward(Span<float> output, ReadOnlySpan<float> input, QuantizedMatrix weights, ReadOnlySpan<float> bias, int rows)
     {
         int k = weights.Columns, groups = weights.Groups;
@@ -19,7 +49,7 @@ public static unsafe class ReferenceQuantizedMatMul
             fixed (byte* pq = q)
             fixed (float* ps = scales)
             {
-                QuantizedMatMul.QuantizeRow(x, k, pq, ps);
+                QuantizeRow(x, k, pq, ps);
             }
             for (int j = 0; j < weights.Rows; j++)
             {

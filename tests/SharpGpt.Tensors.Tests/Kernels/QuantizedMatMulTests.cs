@@ -87,4 +87,43 @@ public unsafe class QuantizedMatMulTests
             }
         }
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(31)]
+    [InlineData(32)]
+    [InlineData(33)]
+    [InlineData(100)]
+    [InlineData(768)]
+    [InlineData(3071)]
+    public void ActivationQuantizationIsByteForByteTheReferences(int length)
+    {
+        Rng rng = new((ulong)length);
+        float[] x = TestArrays.Uniform(rng, length, 3f);
+        // Every third group: maximum ±127, so the step is exactly 1 and k + ½ values are exact ties (to even).
+        for (int start = 0; start < length; start += 3 * QuantizedMatrix.GroupSize)
+        {
+            x[start] = start % 2 == 0 ? 127f : -127f;
+            for (int i = start + 1; i < Math.Min(length, start + QuantizedMatrix.GroupSize); i++)
+            {
+                x[i] = i - start - 16.5f;
+            }
+        }
+        // An all-zero group.
+        if (length > 64)
+        {
+            Array.Clear(x, 32, 32);
+        }
+        int groups = (length + QuantizedMatrix.GroupSize - 1) / QuantizedMatrix.GroupSize;
+        byte[] fastBytes = new byte[groups * QuantizedMatrix.GroupSize], referenceBytes = new byte[fastBytes.Length];
+        float[] fastScales = new float[groups], referenceScales = new float[groups];
+        fixed (float* px = x, pfs = fastScales, prs = referenceScales)
+        fixed (byte* pfb = fastBytes, prb = referenceBytes)
+        {
+            QuantizedMatMul.QuantizeRow(px, length, pfb, pfs);
+            ReferenceQuantizedMatMul.QuantizeRow(px, length, prb, prs);
+        }
+        Assert.Equal(referenceScales, fastScales);
+        Assert.Equal(referenceBytes, fastBytes);
+    }
 }

@@ -59,28 +59,44 @@ public static unsafe class QuantizedMatMul
         WorkerPool.Shared.Run(args.Tasks, &Task, &args);
     }
 
-    /// <summary>x (K floats) → per group of 32: q as signed bytes (−127…127, zero-padded) and the group's scale (max|x| / 127).</summary>
+    /// <summary>
+    /// x (K floats) → per group of 32: q as signed bytes (−127…127, zero-padded) and the group's scale (max|x| / 127).
+    /// Full groups take a 256-bit path (it runs once per input row of every quantized product, 12 µs a token on
+    /// GPT-2 in scalar code); the rounding (to nearest, ties to even) and clamping are those of
+    /// <see cref="Reference.ReferenceQuantizedMatMul.QuantizeRow"/>, so the bytes are identical (tested).
+    /// </summary>
     internal static void QuantizeRow(float* x, int length, byte* q, float* scales)
     {
         int groups = (length + QuantizedMatrix.GroupSize - 1) / QuantizedMatrix.GroupSize;
-        for (int g = 0; g < groups; g++)
+        int fullGroups = Vector256.IsHardwareAccelerated ? length / QuantizedMatrix.GroupSize : 0;
+        for (int g = 0; g < fullGroups; g++)
         {
-            int start = g * QuantizedMatrix.GroupSize, count = Math.Min(QuantizedMatrix.GroupSize, length - start);
-            float max = 0;
-            for (int i = 0; i < count; i++)
-            {
-                max = MathF.Max(max, MathF.Abs(x[start + i]));
-            }
+            float* source = x + g * QuantizedMatrix.GroupSize;
+            Vector256<float> v0 = Vector256.Load(source), v1 = Vector256.Load(source + 8);
+            Vector256<float> v2 = Vector256.Load(source + 16), v3 = Vector256.Load(source + 24);
+            Vector256<float> magnitudes = Vector256.Max(Vector256.Max(Vector256.Abs(v0), Vector256.Abs(v1)), Vector256.Max(Vector256.Abs(v2), Vector256.Abs(v3)));
+            Vector128<float> half = Vector128.Max(magnitudes.GetLower(), magnitudes.GetUpper());
+            float max = MathF.Max(MathF.Max(half[0], half[1]), MathF.Max(half[2], half[3]));
             float scale = max / 127f;
             float inverse = scale == 0 ? 0 : 1 / scale;
             scales[g] = scale;
-            byte* destination = q + (long)g * QuantizedMatrix.GroupSize;
-            for (int i = 0; i < QuantizedMatrix.GroupSize; i++)
-            {
-                int value = i < count ? (int)MathF.Round(x[start + i] * inverse) : 0;
-                destination[i] = (byte)(sbyte)Math.Clamp(value, -127, 127);
-            }
+            Vector256<float> factor = Vector256.Create(inverse);
+            Vector256<short> low = Vector256.Narrow(Quantize(v0, factor), Quantize(v1, factor));
+            Vector256<short> high = Vector256.Narrow(Quantize(v2, factor), Quantize(v3, factor));
+            Vector256.Narrow(low, high).Store((sbyte*)q + g * QuantizedMatrix.GroupSize);
         }
+        for (int g = fullGroups; g < groups; g++)
+        {
+            Reference.ReferenceQuantizedMatMul.QuantizeGroup(x, length, g, q, scales);
+        }
+    }
+
+    /// <summary>round(v · inverse) clamped to ±127, as int32 (exact: the products are at most 127 in magnitude).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Quantize(Vector256<float> v, Vector256<float> inverse)
+    {
+        Vector256<int> rounded = Vector256.ConvertToInt32(Vector256.Round(v * inverse));
+        return Vector256.Min(Vector256.Max(rounded, Vector256.Create(-127)), Vector256.Create(127));
     }
 
     private struct Args
