@@ -69,9 +69,11 @@ public sealed class LanguageModel : IDisposable
     /// <summary>
     /// Loads <paramref name="directory"/> (or the built-in default model when it is null) and, with an adapter,
     /// merges the LoRA adapter into the weights. A directory that is itself an adapter loads the base model
-    /// recorded in it.
+    /// recorded in it. With <paramref name="quantize"/>, the fp32 copies of the quantized block matrices are given
+    /// back to the operating system unless <paramref name="keepFloatWeights"/> (see <see cref="GptModel.Quantize"/>).
     /// </summary>
-    public static LanguageModel LoadOrDefault(string? directory, string? adapter = null, Tensors.Kernels.Quantized.QuantizationKind? quantize = null)
+    public static LanguageModel LoadOrDefault(string? directory, string? adapter = null, Tensors.Kernels.Quantized.QuantizationKind? quantize = null,
+        bool keepFloatWeights = false)
     {
         if (directory != null && LoraAdapter.IsAdapterDirectory(directory))
         {
@@ -98,7 +100,7 @@ public sealed class LanguageModel : IDisposable
         }
         if (quantize is { } kind)
         {
-            model.Model.Quantize(kind);
+            model.Model.Quantize(kind, keepFloatWeights);
         }
         return model;
     }

@@ -39,7 +39,9 @@ internal static class PerplexityCommand
                 "train" => dataset.Train,
                 var other => throw new ArgumentException($"unknown split '{other}' (validation or train)."),
             };
-            using LanguageModel language = LanguageModel.LoadOrDefault(parse.GetValue(model), quantize: LanguageModel.ParseQuantization(parse.GetValue(quantize)));
+            using LanguageModel language = LanguageModel.LoadOrDefault(parse.GetValue(model), quantize: LanguageModel.ParseQuantization(parse.GetValue(quantize)),
+                // Comparing quantizations re-quantizes from the fp32 weights.
+                keepFloatWeights: parse.GetValue(compare));
             int time = Math.Min(parse.GetValue(seq) ?? Math.Min(language.Config.ContextLength, 1024), language.Config.ContextLength);
             var results = new List<(string Name, double Loss, double Seconds, long Tokens)>
             {

@@ -29,7 +29,12 @@ public sealed unsafe class QuantizedWeights : IDisposable
     /// <summary>Bytes of all quantized matrices (what a decode step streams for matmuls).</summary>
     public long ByteLength => Head.ByteLength + Blocks.Sum(b => b.Qkv.ByteLength + b.AttentionOutput.ByteLength + b.MlpUp.ByteLength + b.MlpDown.ByteLength);
 
-    public static QuantizedWeights Create(GptModel model, QuantizationKind kind)
+    /// <summary>
+    /// Quantizes every block matrix and the head (the token table). With <paramref name="releaseFloatBlocks"/>, each
+    /// block's fp32 matrices go back to the operating system as soon as that block is quantized, so the peak stays
+    /// near the fp32 model's size instead of fp32 + quantized.
+    /// </summary>
+    public static QuantizedWeights Create(GptModel model, QuantizationKind kind, bool releaseFloatBlocks = false)
     {
         GptConfig config = model.Config;
         int c = config.EmbeddingSize, f = config.FeedForwardSize;
@@ -43,6 +48,13 @@ public sealed unsafe class QuantizedWeights : IDisposable
                 QuantizedMatrix.Quantize(p + o.AttnProjWeight, c, c, kind),
                 QuantizedMatrix.Quantize(p + o.FcWeight, f, c, kind),
                 QuantizedMatrix.Quantize(p + o.FcProjWeight, c, f, kind));
+            if (releaseFloatBlocks)
+            {
+                model.Parameters.ReleaseRange(o.QkvWeight, 3L * c * c);
+                model.Parameters.ReleaseRange(o.AttnProjWeight, (long)c * c);
+                model.Parameters.ReleaseRange(o.FcWeight, (long)f * c);
+                model.Parameters.ReleaseRange(o.FcProjWeight, (long)c * f);
+            }
         }
         return new QuantizedWeights(kind, QuantizedMatrix.Quantize(p + model.Layout.Wte, config.VocabSize, c, kind), blocks);
     }

@@ -102,6 +102,7 @@ public sealed unsafe class LoraAdapter : IDisposable
     /// <summary>W ← W + scale·B·A for every adapted layer of <paramref name="model"/> (same config).</summary>
     public void MergeInto(GptModel model)
     {
+        model.ThrowIfFloatMatricesReleased("merge an adapter");
         CheckCompatible(model.Config);
         float scale = Settings.Scale;
         using var product = new NativeBuffer(Math.Max(3L * Config.EmbeddingSize * Config.EmbeddingSize, (long)Config.FeedForwardSize * Config.EmbeddingSize));

@@ -40,6 +40,7 @@ public sealed unsafe class TrainingGraph : ITrainingGraph
     /// <param name="storage">Where parameters and gradients live; null keeps them in full buffers (<see cref="Gradients"/>).</param>
     public TrainingGraph(GptModel model, int maxBatch, int maxTime, IParameterStorage? storage = null)
     {
+        model.ThrowIfFloatMatricesReleased("train");
         GptConfig config = model.Config;
         if (maxBatch < 1 || maxTime < 1 || maxTime > config.ContextLength)
         {

@@ -61,6 +61,20 @@ public sealed unsafe class NativeBuffer : IDisposable
 
     public void Clear() => NativeMemory.Clear(Pointer, (nuint)ByteLength);
 
+    /// <summary>
+    /// Returns the memory of floats [offset, offset + length) to the operating system where whole pages allow
+    /// (Linux): those floats are zero afterwards, the rest of the range keeps its values. The caller must no longer
+    /// need the range. Returns the bytes given back.
+    /// </summary>
+    public long ReleaseRange(long offset, long length)
+    {
+        if (offset < 0 || length < 0 || offset + length > Length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(offset), $"Range [{offset}, {offset + length}) is outside a buffer of {Length} floats.");
+        }
+        return PageAllocator.Release(Pointer + offset, (nuint)length * sizeof(float));
+    }
+
     public void Dispose()
     {
         if (_pointer != null)

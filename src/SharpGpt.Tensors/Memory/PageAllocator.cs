@@ -18,6 +18,9 @@ internal static unsafe partial class PageAllocator
     /// <summary>madvise advice from linux/mman.h.</summary>
     private const int MadviseHugePage = 14;
 
+    /// <summary>madvise advice: drop the pages now; private anonymous memory reads back as zeros afterwards.</summary>
+    private const int MadviseDontNeed = 4;
+
     /// <summary>Set SHARPGPT_HUGE_PAGES=0 to compare against ordinary pages.</summary>
     private static readonly bool s_enabled = OperatingSystem.IsLinux() && Environment.GetEnvironmentVariable("SHARPGPT_HUGE_PAGES") != "0";
 
@@ -36,6 +39,26 @@ internal static unsafe partial class PageAllocator
     }
 
     public static void Free(void* pointer) => NativeMemory.AlignedFree(pointer);
+
+    /// <summary>
+    /// Gives the whole pages inside [address, address + bytes) back to the operating system (Linux; elsewhere a
+    /// no-op); they read as zeros afterwards. Returns the bytes given back.
+    /// </summary>
+    public static long Release(void* address, nuint bytes)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return 0;
+        }
+        nuint page = (nuint)Environment.SystemPageSize;
+        nuint start = ((nuint)address + page - 1) & ~(page - 1);
+        nuint end = ((nuint)address + bytes) & ~(page - 1);
+        if (end <= start)
+        {
+            return 0;
+        }
+        return Madvise((void*)start, end - start, MadviseDontNeed) == 0 ? (long)(end - start) : 0;
+    }
 
     [LibraryImport("libc", EntryPoint = "madvise")]
     private static partial int Madvise(void* address, nuint length, int advice);

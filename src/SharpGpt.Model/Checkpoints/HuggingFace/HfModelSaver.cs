@@ -13,6 +13,7 @@ public static class HfModelSaver
     public static void Save(GptModel model, string directory, Gpt2Tokenizer? tokenizer = null, SafetensorsDType dtype = SafetensorsDType.F32,
         IReadOnlyDictionary<string, string>? metadata = null)
     {
+        model.ThrowIfFloatMatricesReleased("save the model");
         Directory.CreateDirectory(directory);
         var sources = new List<SafetensorsTensorSource>();
         foreach (HfMapping mapping in HfWeightMap.For(model.Layout))
