@@ -188,14 +188,15 @@ internal sealed unsafe class EngineBenchmark
         }
         double bytes = StreamedBytesPerToken(model);
         using var probe = new ReadBandwidthProbe((long)bytes);
-        DecodeSeconds(); // warm-up: JIT tiers, first touch of the KV cache
+        double warmUp = DecodeSeconds(); // also JIT tiers and the first touch of the KV cache
         probe.MeasureGigabytesPerSecond();
         var seconds = new List<double>();
         var reads = new List<double>();
         var fractions = new List<double>();
         for (int r = 0; r < _repeats; r++)
         {
-            double read = probe.MeasureGigabytesPerSecond();
+            // Half a decode run of reading, so that each pair averages the machine over comparable time.
+            double read = probe.MeasureGigabytesPerSecond(minimumSeconds: warmUp / 2);
             double s = DecodeSeconds();
             seconds.Add(s);
             reads.Add(read);

@@ -28,13 +28,22 @@ internal sealed unsafe class ReadBandwidthProbe : IDisposable
 
     public long Bytes => _buffer.Length * sizeof(float);
 
-    /// <summary>GB/s of one read pass over the buffer by all pool threads.</summary>
-    public double MeasureGigabytesPerSecond()
+    /// <summary>
+    /// GB/s of read passes over the buffer by all pool threads, repeated for at least <paramref name="minimumSeconds"/>
+    /// (give it about as long as the measurement it is compared with, so both average the same drift).
+    /// </summary>
+    public double MeasureGigabytesPerSecond(double minimumSeconds = 0)
     {
         var args = new ProbeArgs { Data = _buffer.Pointer, Steps = _buffer.Length / StepFloats, Tasks = WorkerPool.Shared.ThreadCount };
         long start = Stopwatch.GetTimestamp();
-        WorkerPool.Shared.Run(args.Tasks, &Task, &args);
-        return Bytes / Stopwatch.GetElapsedTime(start).TotalSeconds / 1e9;
+        int passes = 0;
+        do
+        {
+            WorkerPool.Shared.Run(args.Tasks, &Task, &args);
+            passes++;
+        }
+        while (Stopwatch.GetElapsedTime(start).TotalSeconds < minimumSeconds);
+        return (double)Bytes * passes / Stopwatch.GetElapsedTime(start).TotalSeconds / 1e9;
     }
 
     private struct ProbeArgs
