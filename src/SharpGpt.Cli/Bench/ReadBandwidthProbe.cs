@@ -35,19 +35,13 @@ internal sealed unsafe class ReadBandwidthProbe : IDisposable
 
     public long Bytes => _buffer.Length * sizeof(float);
 
-    /// <summary>GB/s of read passes over the buffer by all pool threads, repeated for at least <paramref name="minimumSeconds"/>.</summary>
-    public double MeasureGigabytesPerSecond(double minimumSeconds = 0)
+    /// <summary>GB/s of one read pass over the buffer by all pool threads.</summary>
+    public double MeasureGigabytesPerSecond()
     {
         var args = new ProbeArgs { Data = _buffer.Pointer, Steps = _buffer.Length / StepFloats, Tasks = WorkerPool.Shared.ThreadCount };
         long start = Stopwatch.GetTimestamp();
-        int passes = 0;
-        do
-        {
-            WorkerPool.Shared.Run(args.Tasks, &Task, &args);
-            passes++;
-        }
-        while (Stopwatch.GetElapsedTime(start).TotalSeconds < minimumSeconds);
-        return (double)Bytes * passes / Stopwatch.GetElapsedTime(start).TotalSeconds / 1e9;
+        WorkerPool.Shared.Run(args.Tasks, &Task, &args);
+        return Bytes / Stopwatch.GetElapsedTime(start).TotalSeconds / 1e9;
     }
 
     private struct ProbeArgs
