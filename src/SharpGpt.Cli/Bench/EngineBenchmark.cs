@@ -195,8 +195,6 @@ internal sealed unsafe class EngineBenchmark
         var fractions = new List<double>();
         for (int r = 0; r < _repeats; r++)
         {
-            // One pass (≈10 ms for GPT-2): reading for half a decode run instead slowed the decode run after it
-            // by 9–18 % (its step profile, taken without the probe, was that much faster).
             double read = probe.MeasureGigabytesPerSecond();
             double s = DecodeSeconds();
             seconds.Add(s);
