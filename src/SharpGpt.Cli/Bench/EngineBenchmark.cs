@@ -252,8 +252,7 @@ internal sealed unsafe class EngineBenchmark
         }
         // The quantized matrices replace their fp32 originals (the head replaces the token table, of which the
         // embedding reads one row); biases and LayerNorm parameters stay fp32.
-        QuantizedMatrix[] matrices = [quantized.Head, .. quantized.Blocks.SelectMany(b => new[] { b.Qkv, b.AttentionOutput, b.MlpUp, b.MlpDown })];
-        return quantized.ByteLength + fp32 - matrices.Sum(m => (double)m.Rows * m.Columns * sizeof(float));
+        return quantized.ByteLength + fp32 - quantized.Matrices.Sum(m => (double)m.Rows * m.Columns * sizeof(float));
     }
 
     private void LogProfile(StepProfile profile, int steps)

@@ -3,7 +3,10 @@ using SharpGpt.Tensors.Kernels.Quantized;
 namespace SharpGpt.Model.Inference;
 
 /// <summary>The four matrices of one block, quantized.</summary>
-public sealed record QuantizedBlock(QuantizedMatrix Qkv, QuantizedMatrix AttentionOutput, QuantizedMatrix MlpUp, QuantizedMatrix MlpDown);
+public sealed record QuantizedBlock(QuantizedMatrix Qkv, QuantizedMatrix AttentionOutput, QuantizedMatrix MlpUp, QuantizedMatrix MlpDown)
+{
+    public IEnumerable<QuantizedMatrix> Matrices => [Qkv, AttentionOutput, MlpUp, MlpDown];
+}
 
 /// <summary>
 /// Quantized copies of a model's matrices for inference (quantized when the model is loaded): every block's
@@ -26,8 +29,11 @@ public sealed unsafe class QuantizedWeights : IDisposable
 
     public IReadOnlyList<QuantizedBlock> Blocks { get; }
 
+    /// <summary>Every quantized matrix: the head, then each block's four.</summary>
+    public IEnumerable<QuantizedMatrix> Matrices => Blocks.SelectMany(b => b.Matrices).Prepend(Head);
+
     /// <summary>Bytes of all quantized matrices (what a decode step streams for matmuls).</summary>
-    public long ByteLength => Head.ByteLength + Blocks.Sum(b => b.Qkv.ByteLength + b.AttentionOutput.ByteLength + b.MlpUp.ByteLength + b.MlpDown.ByteLength);
+    public long ByteLength => Matrices.Sum(m => m.ByteLength);
 
     /// <summary>
     /// Quantizes every block matrix and the head (the token table). With <paramref name="releaseFloatBlocks"/>, each
@@ -50,10 +56,11 @@ public sealed unsafe class QuantizedWeights : IDisposable
                 QuantizedMatrix.Quantize(p + o.FcProjWeight, c, f, kind));
             if (releaseFloatBlocks)
             {
-                model.Parameters.ReleaseRange(o.QkvWeight, 3L * c * c);
-                model.Parameters.ReleaseRange(o.AttnProjWeight, (long)c * c);
-                model.Parameters.ReleaseRange(o.FcWeight, (long)f * c);
-                model.Parameters.ReleaseRange(o.FcProjWeight, (long)c * f);
+                long[] offsets = [o.QkvWeight, o.AttnProjWeight, o.FcWeight, o.FcProjWeight];
+                foreach ((long offset, QuantizedMatrix matrix) in offsets.Zip(blocks[l].Matrices))
+                {
+                    model.Parameters.ReleaseRange(offset, (long)matrix.Rows * matrix.Columns);
+                }
             }
         }
         return new QuantizedWeights(kind, QuantizedMatrix.Quantize(p + model.Layout.Wte, config.VocabSize, c, kind), blocks);

@@ -14,27 +14,21 @@ public static unsafe class ReferenceQuantizedMatMul
         int groups = (length + QuantizedMatrix.GroupSize - 1) / QuantizedMatrix.GroupSize;
         for (int g = 0; g < groups; g++)
         {
-            QuantizeGroup(x, length, g, q, scales);
-        }
-    }
-
-    /// <summary>Group <paramref name="g"/> of <see cref="QuantizeRow"/>; the fast kernel uses it for a partial last group.</summary>
-    public static void QuantizeGroup(float* x, int length, int g, byte* q, float* scales)
-    {
-        int start = g * QuantizedMatrix.GroupSize, count = Math.Min(QuantizedMatrix.GroupSize, length - start);
-        float max = 0;
-        for (int i = 0; i < count; i++)
-        {
-            max = MathF.Max(max, MathF.Abs(x[start + i]));
-        }
-        float scale = max / 127f;
-        float inverse = scale == 0 ? 0 : 1 / scale;
-        scales[g] = scale;
-        byte* destination = q + (long)g * QuantizedMatrix.GroupSize;
-        for (int i = 0; i < QuantizedMatrix.GroupSize; i++)
-        {
-            int value = i < count ? (int)MathF.Round(x[start + i] * inverse) : 0;
-            destination[i] = (byte)(sbyte)Math.Clamp(value, -127, 127);
+            int start = g * QuantizedMatrix.GroupSize, count = Math.Min(QuantizedMatrix.GroupSize, length - start);
+            float max = 0;
+            for (int i = 0; i < count; i++)
+            {
+                max = MathF.Max(max, MathF.Abs(x[start + i]));
+            }
+            float scale = max / 127f;
+            float inverse = scale == 0 ? 0 : 1 / scale;
+            scales[g] = scale;
+            byte* destination = q + (long)g * QuantizedMatrix.GroupSize;
+            for (int i = 0; i < QuantizedMatrix.GroupSize; i++)
+            {
+                int value = i < count ? (int)MathF.Round(x[start + i] * inverse) : 0;
+                destination[i] = (byte)(sbyte)Math.Clamp(value, -127, 127);
+            }
         }
     }
 

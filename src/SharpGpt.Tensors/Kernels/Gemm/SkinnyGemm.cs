@@ -66,7 +66,7 @@ internal static unsafe class SkinnyGemm
             {
                 for (int i = 0; i < args.M; i++)
                 {
-                    Write(ref args, i, col, RowDot(args.A + (long)i * args.Lda, args.B + (long)col * args.Ldb, args.K));
+                    Write(ref args, i, col, Element(ref args, i, col));
                 }
             }
             return;
@@ -92,7 +92,7 @@ internal static unsafe class SkinnyGemm
             {
                 for (int r = i; r < i + 4; r++)
                 {
-                    Write(ref args, r, j, RowDot(args.A + (long)r * args.Lda, args.B + (long)j * args.Ldb, args.K));
+                    Write(ref args, r, j, Element(ref args, r, j));
                 }
             }
         }
@@ -101,10 +101,15 @@ internal static unsafe class SkinnyGemm
         {
             for (int j = j0; j < j1; j++)
             {
-                Write(ref args, i, j, RowDot(args.A + (long)i * args.Lda, args.B + (long)j * args.Ldb, args.K));
+                Write(ref args, i, j, Element(ref args, i, j));
             }
         }
     }
+
+    /// <summary>C[i, j] by <see cref="RowDot"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Element(ref SkinnyArgs args, int i, int j) =>
+        RowDot(args.A + (long)i * args.Lda, args.B + (long)j * args.Ldb, args.K);
 
     /// <summary>
     /// x·w over K with two 16-lane accumulators (even and odd 16-float chunks; a last lone chunk goes to the even

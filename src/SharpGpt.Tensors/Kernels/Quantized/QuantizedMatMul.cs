@@ -61,34 +61,42 @@ public static unsafe class QuantizedMatMul
 
     /// <summary>
     /// x (K floats) → per group of 32: q as signed bytes (−127…127, zero-padded) and the group's scale (max|x| / 127).
-    /// Full groups take a 256-bit path (it runs once per input row of every quantized product, 12 µs a token on
-    /// GPT-2 in scalar code); the rounding (to nearest, ties to even) and clamping are those of
+    /// On 256-bit vectors (it runs once per input row of every quantized product, 12 µs a token on GPT-2 in scalar
+    /// code); the rounding (to nearest, ties to even) and clamping are those of the plain loop in
     /// <see cref="Reference.ReferenceQuantizedMatMul.QuantizeRow"/>, so the bytes are identical (tested).
     /// </summary>
     internal static void QuantizeRow(float* x, int length, byte* q, float* scales)
     {
-        int groups = (length + QuantizedMatrix.GroupSize - 1) / QuantizedMatrix.GroupSize;
-        int fullGroups = Vector256.IsHardwareAccelerated ? length / QuantizedMatrix.GroupSize : 0;
+        int fullGroups = length / QuantizedMatrix.GroupSize;
         for (int g = 0; g < fullGroups; g++)
         {
-            float* source = x + g * QuantizedMatrix.GroupSize;
-            Vector256<float> v0 = Vector256.Load(source), v1 = Vector256.Load(source + 8);
-            Vector256<float> v2 = Vector256.Load(source + 16), v3 = Vector256.Load(source + 24);
-            Vector256<float> magnitudes = Vector256.Max(Vector256.Max(Vector256.Abs(v0), Vector256.Abs(v1)), Vector256.Max(Vector256.Abs(v2), Vector256.Abs(v3)));
-            Vector128<float> half = Vector128.Max(magnitudes.GetLower(), magnitudes.GetUpper());
-            float max = MathF.Max(MathF.Max(half[0], half[1]), MathF.Max(half[2], half[3]));
-            float scale = max / 127f;
-            float inverse = scale == 0 ? 0 : 1 / scale;
-            scales[g] = scale;
-            Vector256<float> factor = Vector256.Create(inverse);
-            Vector256<short> low = Vector256.Narrow(Quantize(v0, factor), Quantize(v1, factor));
-            Vector256<short> high = Vector256.Narrow(Quantize(v2, factor), Quantize(v3, factor));
-            Vector256.Narrow(low, high).Store((sbyte*)q + g * QuantizedMatrix.GroupSize);
+            QuantizeGroup(x + g * QuantizedMatrix.GroupSize, (sbyte*)q + g * QuantizedMatrix.GroupSize, scales + g);
         }
-        for (int g = fullGroups; g < groups; g++)
+        int rest = length - fullGroups * QuantizedMatrix.GroupSize;
+        if (rest > 0)
         {
-            Reference.ReferenceQuantizedMatMul.QuantizeGroup(x, length, g, q, scales);
+            // A partial last group, zero-padded: zeros change neither the maximum nor their own bytes (0).
+            float* padded = stackalloc float[QuantizedMatrix.GroupSize];
+            new Span<float>(padded, QuantizedMatrix.GroupSize).Clear();
+            Buffer.MemoryCopy(x + fullGroups * QuantizedMatrix.GroupSize, padded, rest * sizeof(float), rest * sizeof(float));
+            QuantizeGroup(padded, (sbyte*)q + fullGroups * QuantizedMatrix.GroupSize, scales + fullGroups);
         }
+    }
+
+    /// <summary>One group of 32 floats → 32 signed bytes and its scale.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void QuantizeGroup(float* x, sbyte* q, float* scale)
+    {
+        Vector256<float> v0 = Vector256.Load(x), v1 = Vector256.Load(x + 8);
+        Vector256<float> v2 = Vector256.Load(x + 16), v3 = Vector256.Load(x + 24);
+        Vector256<float> magnitudes = Vector256.Max(Vector256.Max(Vector256.Abs(v0), Vector256.Abs(v1)), Vector256.Max(Vector256.Abs(v2), Vector256.Abs(v3)));
+        Vector128<float> half = Vector128.Max(magnitudes.GetLower(), magnitudes.GetUpper());
+        float max = MathF.Max(MathF.Max(half[0], half[1]), MathF.Max(half[2], half[3]));
+        *scale = max / 127f;
+        Vector256<float> factor = Vector256.Create(*scale == 0 ? 0 : 1 / *scale);
+        Vector256<short> low = Vector256.Narrow(Quantize(v0, factor), Quantize(v1, factor));
+        Vector256<short> high = Vector256.Narrow(Quantize(v2, factor), Quantize(v3, factor));
+        Vector256.Narrow(low, high).Store(q);
     }
 
     /// <summary>round(v · inverse) clamped to ±127, as int32 (exact: the products are at most 127 in magnitude).</summary>
