@@ -30,6 +30,7 @@ public static class SharpGptCommandLine
         InitCommand.Create(output),
         PlanCommand.Create(output),
         PerplexityCommand.Create(output),
+        QuantizeCommand.Create(output),
         BenchCommand.Create(output),
     };
 

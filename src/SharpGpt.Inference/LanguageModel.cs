@@ -1,5 +1,6 @@
 using SharpGpt.Model;
 using SharpGpt.Model.Checkpoints.HuggingFace;
+using SharpGpt.Model.Checkpoints.Quantized;
 using SharpGpt.Model.Lora;
 using SharpGpt.Model.Tokenization;
 
@@ -71,6 +72,7 @@ public sealed class LanguageModel : IDisposable
     /// merges the LoRA adapter into the weights. A directory that is itself an adapter loads the base model
     /// recorded in it. With <paramref name="quantize"/>, the fp32 copies of the quantized block matrices are given
     /// back to the operating system unless <paramref name="keepFloatWeights"/> (see <see cref="GptModel.Quantize"/>).
+    /// A folder from `sharpgpt quantize` loads quantized already; asking for its own kind again is a no-op.
     /// </summary>
     public static LanguageModel LoadOrDefault(string? directory, string? adapter = null, Tensors.Kernels.Quantized.QuantizationKind? quantize = null,
         bool keepFloatWeights = false)
@@ -98,9 +100,23 @@ public sealed class LanguageModel : IDisposable
                 throw;
             }
         }
-        if (quantize is { } kind)
+        if (quantize is { } kind && model.Model.Quantized?.Kind != kind)
         {
-            model.Model.Quantize(kind, keepFloatWeights);
+            try
+            {
+                if (model.Model.FloatMatricesReleased)
+                {
+                    throw new SharpGptException(
+                        $"{model.Source} holds {QuantizedCheckpoint.KindName(model.Model.Quantized!.Kind)} weights (from `sharpgpt quantize`); " +
+                        $"{QuantizedCheckpoint.KindName(kind)} needs the fp32 model.");
+                }
+                model.Model.Quantize(kind, keepFloatWeights);
+            }
+            catch
+            {
+                model.Dispose();
+                throw;
+            }
         }
         return model;
     }

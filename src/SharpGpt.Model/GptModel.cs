@@ -95,13 +95,29 @@ public sealed unsafe class GptModel : IDisposable
         FloatMatricesReleased = !keepFloatWeights;
     }
 
-    /// <summary>Throws when <see cref="Quantize"/> released the fp32 block matrices that <paramref name="action"/> needs.</summary>
+    /// <summary>
+    /// Serves inference from <paramref name="weights"/> read from a quantized checkpoint (`sharpgpt quantize`): the
+    /// fp32 block matrices were never loaded, and their pages go back to the operating system.
+    /// </summary>
+    public void UseQuantized(Inference.QuantizedWeights weights)
+    {
+        Quantized?.Dispose();
+        Quantized = weights;
+        foreach (ParameterTensor tensor in Layout.Tensors.Where(t => t.Kind == ParameterKind.Matrix))
+        {
+            Parameters.ReleaseRange(tensor.Offset, tensor.Length);
+        }
+        FloatMatricesReleased = true;
+    }
+
+    /// <summary>Throws when the fp32 block matrices that <paramref name="action"/> needs are not in memory.</summary>
     public void ThrowIfFloatMatricesReleased(string action)
     {
         if (FloatMatricesReleased)
         {
-            throw new InvalidOperationException(
-                $"Cannot {action}: this model was quantized for inference and its fp32 weights were released. Load it again without releasing them.");
+            throw new SharpGptException(
+                $"Cannot {action}: this model holds quantized weights for inference only (its fp32 weights were released, or it was " +
+                "loaded from a `sharpgpt quantize` folder). Use the fp32 model.");
         }
     }
 

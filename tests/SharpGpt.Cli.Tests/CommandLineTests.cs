@@ -65,6 +65,8 @@ public class CommandLineTests
     [InlineData("generate", "--model", "/no/such/folder", "--prompt", "hi")]
     [InlineData("generate", "--prompt", "hi", "--prompt-ids", "1")]
     [InlineData("score", "--ids", "1,x,3", "--model", "/no/such/folder")]
+    [InlineData("quantize", "--model", "/no/such/folder", "--to", "int8", "--out", "/tmp/never-written")]
+    [InlineData("quantize", "--to", "q5", "--out", "/tmp/never-written")]
     public void BadInputGivesOneLineAndExitCode1(params string[] args)
     {
         var (code, _, error) = CliRunner.Run(args);
@@ -82,6 +84,40 @@ public class CommandLineTests
         Assert.Equal(0, code);
         // onnxruntime-genai's greedy continuation of this prompt.
         Assert.Equal("731 114 114 114 114 114", output.Trim());
+    }
+
+    [Theory]
+    [InlineData("int8")]
+    [InlineData("q4")]
+    public void AQuantizedFolderScoresLikeQuantizingAtLoadAndIsNotQuantizedInPlace(string kind)
+    {
+        string model = TestData.Path("models", "tiny-random-gpt2");
+        string folder = Directory.CreateTempSubdirectory("sharpgpt-quantize-cli").FullName;
+        try
+        {
+            var (code, output, error) = CliRunner.Run("quantize", "--model", model, "--to", kind, "--out", folder);
+            Assert.True(code == 0, error);
+            Assert.Contains($"to {kind}", output);
+            string[] ids = ["--ids", "0,195,731,114,42,7"];
+            var (_, expected, _) = CliRunner.Run(["score", "--model", model, "--quantize", kind, "--json", .. ids]);
+            var (quantizedCode, actual, _) = CliRunner.Run(["score", "--model", folder, "--json", .. ids]);
+            Assert.Equal(0, quantizedCode);
+            Assert.Equal(expected, actual);
+            var (fp32Code, fp32, _) = CliRunner.Run(["score", "--model", model, "--json", .. ids]);
+            Assert.Equal(0, fp32Code);
+            Assert.NotEqual(fp32, actual);
+
+            (code, _, error) = CliRunner.Run("quantize", "--model", model, "--to", kind, "--out", model);
+            Assert.Equal(1, code);
+            Assert.Contains("is the input folder", error);
+            (code, _, error) = CliRunner.Run("quantize", "--model", folder, "--to", kind, "--out", folder + "-again");
+            Assert.Equal(1, code);
+            Assert.Contains("quantized already", error);
+        }
+        finally
+        {
+            Directory.Delete(folder, true);
+        }
     }
 
     [Fact]

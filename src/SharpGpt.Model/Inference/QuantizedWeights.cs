@@ -36,34 +36,42 @@ public sealed unsafe class QuantizedWeights : IDisposable
     public long ByteLength => Matrices.Sum(m => m.ByteLength);
 
     /// <summary>
+    /// The fp32 tensors that get quantized, in the order <see cref="Matrices"/> lists them: the token table (the
+    /// tied head), then each block's qkv, attention output, MLP up and MLP down matrices (all [out, in]).
+    /// </summary>
+    public static IReadOnlyList<ParameterTensor> SourceTensors(ParameterLayout layout) =>
+        [layout["wte"], .. layout.Tensors.Where(t => t.Kind == ParameterKind.Matrix)];
+
+    /// <summary>Assembles quantized matrices given in <see cref="SourceTensors"/> order (a checkpoint's).</summary>
+    public static QuantizedWeights FromMatrices(QuantizationKind kind, IReadOnlyList<QuantizedMatrix> matrices)
+    {
+        if (matrices.Count == 0 || (matrices.Count - 1) % 4 != 0 || matrices.Any(m => m.Kind != kind))
+        {
+            throw new ArgumentException($"Expected the head and four {kind} matrices per block, got {matrices.Count}.", nameof(matrices));
+        }
+        QuantizedBlock[] blocks = Enumerable.Range(0, (matrices.Count - 1) / 4)
+            .Select(l => new QuantizedBlock(matrices[1 + 4 * l], matrices[2 + 4 * l], matrices[3 + 4 * l], matrices[4 + 4 * l]))
+            .ToArray();
+        return new QuantizedWeights(kind, matrices[0], blocks);
+    }
+
+    /// <summary>
     /// Quantizes every block matrix and the head (the token table). With <paramref name="releaseFloatBlocks"/>, each
-    /// block's fp32 matrices go back to the operating system as soon as that block is quantized, so the peak stays
+    /// block matrix's fp32 copy goes back to the operating system as soon as it is quantized, so the peak stays
     /// near the fp32 model's size instead of fp32 + quantized.
     /// </summary>
     public static QuantizedWeights Create(GptModel model, QuantizationKind kind, bool releaseFloatBlocks = false)
     {
-        GptConfig config = model.Config;
-        int c = config.EmbeddingSize, f = config.FeedForwardSize;
-        float* p = model.Parameters.Pointer;
-        var blocks = new QuantizedBlock[config.LayerCount];
-        for (int l = 0; l < config.LayerCount; l++)
+        var matrices = new List<QuantizedMatrix>();
+        foreach (ParameterTensor tensor in SourceTensors(model.Layout))
         {
-            LayerOffsets o = model.Layout.Layers[l];
-            blocks[l] = new QuantizedBlock(
-                QuantizedMatrix.Quantize(p + o.QkvWeight, 3 * c, c, kind),
-                QuantizedMatrix.Quantize(p + o.AttnProjWeight, c, c, kind),
-                QuantizedMatrix.Quantize(p + o.FcWeight, f, c, kind),
-                QuantizedMatrix.Quantize(p + o.FcProjWeight, c, f, kind));
-            if (releaseFloatBlocks)
+            matrices.Add(QuantizedMatrix.Quantize(model.Pointer(tensor.Offset), tensor.Shape[0], tensor.Shape[1], kind));
+            if (releaseFloatBlocks && tensor.Kind == ParameterKind.Matrix)
             {
-                long[] offsets = [o.QkvWeight, o.AttnProjWeight, o.FcWeight, o.FcProjWeight];
-                foreach ((long offset, QuantizedMatrix matrix) in offsets.Zip(blocks[l].Matrices))
-                {
-                    model.Parameters.ReleaseRange(offset, (long)matrix.Rows * matrix.Columns);
-                }
+                model.Parameters.ReleaseRange(tensor.Offset, tensor.Length);
             }
         }
-        return new QuantizedWeights(kind, QuantizedMatrix.Quantize(p + model.Layout.Wte, config.VocabSize, c, kind), blocks);
+        return FromMatrices(kind, matrices);
     }
 
     public void Dispose()

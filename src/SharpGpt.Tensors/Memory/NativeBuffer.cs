@@ -21,18 +21,23 @@ public sealed unsafe class NativeBuffer : IDisposable
         nuint bytes = (nuint)Math.Max(1, length) * sizeof(float);
         try
         {
-            _pointer = (float*)PageAllocator.Allocate(bytes, Alignment);
+            _pointer = (float*)PageAllocator.Allocate(bytes, Alignment, out bool zeroed);
+            if (!zeroed)
+            {
+                NativeMemory.Clear(_pointer, bytes);
+            }
         }
         catch (OutOfMemoryException)
         {
             throw new OutOfMemoryException($"Could not allocate {length:N0} floats ({bytes / (1024.0 * 1024 * 1024):F2} GiB).");
         }
-        NativeMemory.Clear(_pointer, bytes);
         GC.AddMemoryPressure((long)bytes);
     }
 
     /// <summary>Number of floats.</summary>
     public long Length { get; }
+
+    private nuint AllocatedBytes => (nuint)Math.Max(1, Length) * sizeof(float);
 
     /// <summary>Size in bytes.</summary>
     public long ByteLength => Length * sizeof(float);
@@ -79,7 +84,7 @@ public sealed unsafe class NativeBuffer : IDisposable
     {
         if (_pointer != null)
         {
-            PageAllocator.Free(_pointer);
+            PageAllocator.Free(_pointer, AllocatedBytes);
             _pointer = null;
             GC.RemoveMemoryPressure(Math.Max(sizeof(float), ByteLength));
         }
@@ -90,7 +95,7 @@ public sealed unsafe class NativeBuffer : IDisposable
     {
         if (_pointer != null)
         {
-            PageAllocator.Free(_pointer);
+            PageAllocator.Free(_pointer, AllocatedBytes);
         }
     }
 }

@@ -6,9 +6,9 @@ namespace SharpGpt.Tensors.Memory;
 /// Allocates the engine's large blocks on transparent huge pages where Linux offers them. Weights, activations and
 /// KV caches are streamed sequentially; on 4 KiB pages every page costs a TLB miss and stops the hardware
 /// prefetcher at its boundary (it never crosses a page), and first-touch faults cost ~7 µs per page on this
-/// machine. Blocks of at least 2 MiB are 2 MiB-aligned, rounded up to whole huge pages and marked
+/// machine. Blocks of at least 2 MiB are mapped with mmap, 2 MiB-aligned, rounded up to whole huge pages and marked
 /// MADV_HUGEPAGE, so the kernel backs them with 2 MiB pages even when THP is in "madvise" mode (the default
-/// here). Elsewhere, or if madvise fails, they are ordinary 64-byte aligned blocks.
+/// here). Elsewhere they are ordinary 64-byte aligned blocks.
 /// </summary>
 internal static unsafe partial class PageAllocator
 {
@@ -24,21 +24,61 @@ internal static unsafe partial class PageAllocator
     /// <summary>Set SHARPGPT_HUGE_PAGES=0 to compare against ordinary pages.</summary>
     private static readonly bool s_enabled = OperatingSystem.IsLinux() && Environment.GetEnvironmentVariable("SHARPGPT_HUGE_PAGES") != "0";
 
-    /// <summary>Allocates at least <paramref name="bytes"/> bytes aligned to <paramref name="alignment"/> (not zeroed).</summary>
-    public static void* Allocate(nuint bytes, nuint alignment)
+    /// <summary>mmap's protection and flags from linux/mman.h (x86-64 and arm64).</summary>
+    private const int ProtectReadWrite = 0x1 | 0x2, MapPrivateAnonymous = 0x02 | 0x20;
+
+    /// <summary>
+    /// Allocates at least <paramref name="bytes"/> bytes aligned to <paramref name="alignment"/>. Large blocks on Linux
+    /// come straight from mmap: zero-filled by the kernel (<paramref name="zeroed"/>) and backed by memory only where
+    /// they are touched, so a range that is never written costs nothing (a quantized checkpoint never fills the fp32
+    /// matrices of its parameter buffer). Other blocks are not zeroed.
+    /// </summary>
+    public static void* Allocate(nuint bytes, nuint alignment, out bool zeroed)
     {
-        if (!s_enabled || bytes < HugePageBytes)
+        if (!IsMapped(bytes))
         {
+            zeroed = false;
             return NativeMemory.AlignedAlloc(bytes, alignment);
         }
-        nuint rounded = (bytes + HugePageBytes - 1) & ~(HugePageBytes - 1);
-        void* pointer = NativeMemory.AlignedAlloc(rounded, HugePageBytes);
+        // Map one huge page more than needed and unmap the ends, leaving a 2 MiB-aligned block.
+        nuint rounded = Rounded(bytes), mapped = rounded + HugePageBytes;
+        byte* raw = (byte*)Mmap(null, mapped, ProtectReadWrite, MapPrivateAnonymous, -1, 0);
+        if (raw == (byte*)-1)
+        {
+            throw new OutOfMemoryException();
+        }
+        byte* aligned = (byte*)(((nuint)raw + HugePageBytes - 1) & ~(HugePageBytes - 1));
+        nuint head = (nuint)(aligned - raw), tail = mapped - head - rounded;
+        if (head > 0)
+        {
+            _ = Munmap(raw, head);
+        }
+        if (tail > 0)
+        {
+            _ = Munmap(aligned + rounded, tail);
+        }
         // Advice only: when it fails (THP disabled, old kernel) the block is still valid on small pages.
-        _ = Madvise(pointer, rounded, MadviseHugePage);
-        return pointer;
+        _ = Madvise(aligned, rounded, MadviseHugePage);
+        zeroed = true;
+        return aligned;
     }
 
-    public static void Free(void* pointer) => NativeMemory.AlignedFree(pointer);
+    /// <summary>Frees a block from <see cref="Allocate"/>, given the size it was allocated with.</summary>
+    public static void Free(void* pointer, nuint bytes)
+    {
+        if (IsMapped(bytes))
+        {
+            _ = Munmap(pointer, Rounded(bytes));
+        }
+        else
+        {
+            NativeMemory.AlignedFree(pointer);
+        }
+    }
+
+    private static bool IsMapped(nuint bytes) => s_enabled && bytes >= HugePageBytes;
+
+    private static nuint Rounded(nuint bytes) => (bytes + HugePageBytes - 1) & ~(HugePageBytes - 1);
 
     /// <summary>
     /// Gives the whole pages inside [address, address + bytes) back to the operating system (Linux; elsewhere a
@@ -59,6 +99,12 @@ internal static unsafe partial class PageAllocator
         }
         return Madvise((void*)start, end - start, MadviseDontNeed) == 0 ? (long)(end - start) : 0;
     }
+
+    [LibraryImport("libc", EntryPoint = "mmap")]
+    private static partial void* Mmap(void* address, nuint length, int protection, int flags, int fd, nint offset);
+
+    [LibraryImport("libc", EntryPoint = "munmap")]
+    private static partial int Munmap(void* address, nuint length);
 
     [LibraryImport("libc", EntryPoint = "madvise")]
     private static partial int Madvise(void* address, nuint length, int advice);

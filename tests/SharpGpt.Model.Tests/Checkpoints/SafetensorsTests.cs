@@ -96,6 +96,36 @@ public sealed class SafetensorsTests : IDisposable
         Assert.Contains("'missing'", Assert.Throws<CheckpointException>(() => file.Entry("missing")).Message);
     }
 
+    [Fact]
+    public void WritesRawByteTensorsAfterTheFloatOnesAndChecksTheirLength()
+    {
+        string path = Path.Combine(_dir, "mixed.safetensors");
+        byte[] int8 = [1, 0x80, 0xFF, 7, 0, 9];
+        float[] scales = [0.5f, 2f];
+        SafetensorsWriter.Write(path, [SafetensorsTensorSource.FromArray("f", [2], [3f, 4f])], byteTensors:
+        [
+            new SafetensorsBytesSource("q", SafetensorsDType.I8, [2, 3], stream => stream.Write(int8)),
+            new SafetensorsBytesSource("s", SafetensorsDType.F32, [2], stream => stream.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(scales.AsSpan()))),
+        ]);
+        using (SafetensorsFile file = SafetensorsFile.Open(path))
+        {
+            byte[] q = new byte[6];
+            file.ReadBytes(file.Entry("q"), SafetensorsDType.I8, q);
+            Assert.Equal(int8, q);
+            float[] s = new float[2];
+            file.ReadFloat32(file.Entry("s"), s);
+            Assert.Equal(scales, s);
+            Assert.Contains("dtype I8, expected U8", Assert.Throws<CheckpointException>(() => file.ReadBytes(file.Entry("q"), SafetensorsDType.U8, q)).Message);
+            Assert.Contains("6 bytes, expected 5", Assert.Throws<CheckpointException>(() => file.ReadBytes(file.Entry("q"), SafetensorsDType.I8, new byte[5])).Message);
+        }
+
+        string bad = Path.Combine(_dir, "short.safetensors");
+        var ex = Assert.Throws<InvalidOperationException>(() => SafetensorsWriter.Write(bad, [],
+            byteTensors: [new SafetensorsBytesSource("q", SafetensorsDType.U8, [4], stream => stream.Write(int8.AsSpan(0, 3)))]));
+        Assert.Contains("'q' wrote 3 bytes; its shape needs 4", ex.Message);
+        Assert.Empty(Directory.GetFiles(_dir, "*short*", SearchOption.AllDirectories));
+    }
+
     private string WriteRaw(string header, byte[] data)
     {
         byte[] json = Encoding.UTF8.GetBytes(header);

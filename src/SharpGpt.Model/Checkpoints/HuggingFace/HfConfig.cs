@@ -148,7 +148,8 @@ public static class HfConfig
 
     /// <summary>The config.json that Hugging Face transformers expects for this model.</summary>
     /// <param name="torchDtype">Hugging Face's name for the stored weight type ("float32", "float16", "bfloat16").</param>
-    public static string Write(GptConfig config, string torchDtype = "float32")
+    /// <param name="quantization">The quantization_config of a quantized folder, if any.</param>
+    public static string Write(GptConfig config, string torchDtype = "float32", JsonObject? quantization = null)
     {
         JsonObject root = config.Family switch
         {
@@ -203,6 +204,10 @@ public static class HfConfig
                 ["torch_dtype"] = torchDtype,
             },
         };
+        if (quantization != null)
+        {
+            root["quantization_config"] = quantization;
+        }
         return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     }
 

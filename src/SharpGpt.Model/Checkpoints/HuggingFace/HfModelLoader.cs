@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Text.Json;
+using SharpGpt.Model.Checkpoints.Quantized;
 using SharpGpt.Model.Checkpoints.Safetensors;
+using SharpGpt.Tensors.Kernels.Quantized;
 
 namespace SharpGpt.Model.Checkpoints.HuggingFace;
 
@@ -10,7 +12,8 @@ public sealed record LoadedModel(GptModel Model, string Directory, IReadOnlyList
 /// <summary>
 /// Loads a Hugging Face model folder (config.json plus model.safetensors, or shards listed in
 /// model.safetensors.index.json) for GPT-2 and GPT-Neo, in F32, F16 or BF16. Each file is memory-mapped
-/// and converted tensor by tensor straight into the parameter buffer.
+/// and converted tensor by tensor straight into the parameter buffer. A folder written by `sharpgpt quantize`
+/// (<see cref="QuantizedCheckpoint"/>) loads its quantized matrices instead of fp32 ones.
 /// </summary>
 public static class HfModelLoader
 {
@@ -32,8 +35,13 @@ public static class HfModelLoader
             var warnings = new List<string>();
             var index = BuildIndex(files);
             var used = new HashSet<string>(StringComparer.Ordinal);
+            QuantizationKind? quantization = QuantizationOf(files, directory);
             foreach (HfMapping mapping in HfWeightMap.For(model.Layout))
             {
+                if (quantization != null && mapping.Tensor.Kind == ParameterKind.Matrix)
+                {
+                    continue;
+                }
                 Span<float> destination = model.Tensor(mapping.Tensor.Name);
                 foreach (HfPart part in mapping.Parts)
                 {
@@ -55,6 +63,16 @@ public static class HfModelLoader
                     }
                     CheckFinite(target, file.Path, entry.Name);
                 }
+            }
+            if (quantization is { } kind)
+            {
+                model.UseQuantized(QuantizedCheckpoint.Read(model.Layout, kind, name =>
+                {
+                    used.Add(name);
+                    return index.TryGetValue(name, out var hit)
+                        ? hit
+                        : throw new CheckpointException($"{directory}: quantized tensor '{name}' is missing from the safetensors files.");
+                }));
             }
             foreach ((string name, (SafetensorsFile file, SafetensorsEntry entry)) in index)
             {
@@ -85,6 +103,15 @@ public static class HfModelLoader
                 file.Dispose();
             }
         }
+    }
+
+    /// <summary>The quantization the weight files record (all of them the same), or null for a float model.</summary>
+    private static QuantizationKind? QuantizationOf(List<SafetensorsFile> files, string directory)
+    {
+        QuantizationKind?[] kinds = files.Select(QuantizedCheckpoint.KindOf).Distinct().ToArray();
+        return kinds.Length == 1
+            ? kinds[0]
+            : throw new CheckpointException($"{directory}: the weight files mix quantizations ({string.Join(", ", kinds.Select(k => k is { } q ? QuantizedCheckpoint.KindName(q) : "none"))}).");
     }
 
     private static List<SafetensorsFile> OpenWeightFiles(string directory)

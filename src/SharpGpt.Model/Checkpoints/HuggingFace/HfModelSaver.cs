@@ -1,12 +1,17 @@
+using System.Text.Json.Nodes;
+using SharpGpt.Model.Checkpoints.Quantized;
 using SharpGpt.Model.Checkpoints.Safetensors;
+using SharpGpt.Model.Inference;
 using SharpGpt.Model.Tokenization;
+using SharpGpt.Tensors.Kernels.Quantized;
 
 namespace SharpGpt.Model.Checkpoints.HuggingFace;
 
 /// <summary>
 /// Writes a model in the Hugging Face layout (config.json, model.safetensors with save_pretrained names,
 /// the tokenizer files), so that transformers' from_pretrained, and SharpGPT's own loader, read it back.
-/// Every file is written atomically.
+/// Every file is written atomically. A quantized model saves its quantized matrices instead of the fp32 ones
+/// (<see cref="SaveQuantized"/>, <see cref="QuantizedCheckpoint"/>), which only SharpGPT reads.
 /// </summary>
 public static class HfModelSaver
 {
@@ -14,10 +19,32 @@ public static class HfModelSaver
         IReadOnlyDictionary<string, string>? metadata = null)
     {
         model.ThrowIfFloatMatricesReleased("save the model");
+        Write(model, directory, tokenizer, dtype, metadata, quantized: null);
+    }
+
+    /// <summary>
+    /// Saves a quantized model: its fp32 embeddings, LayerNorms and biases under their usual names, and its quantized
+    /// matrices (no fp32 copies), so loading the folder needs neither the fp32 weights nor the time to quantize them.
+    /// config.json gets a quantization_config, so that transformers refuses the folder instead of loading it wrongly.
+    /// </summary>
+    public static void SaveQuantized(GptModel model, string directory, Gpt2Tokenizer? tokenizer = null)
+    {
+        QuantizedWeights weights = model.Quantized ?? throw new ArgumentException("The model is not quantized; call Quantize first.", nameof(model));
+        Write(model, directory, tokenizer, SafetensorsDType.F32,
+            new Dictionary<string, string> { [QuantizedCheckpoint.MetadataKey] = QuantizedCheckpoint.KindName(weights.Kind) }, weights);
+    }
+
+    private static void Write(GptModel model, string directory, Gpt2Tokenizer? tokenizer, SafetensorsDType dtype,
+        IReadOnlyDictionary<string, string>? metadata, QuantizedWeights? quantized)
+    {
         Directory.CreateDirectory(directory);
         var sources = new List<SafetensorsTensorSource>();
         foreach (HfMapping mapping in HfWeightMap.For(model.Layout))
         {
+            if (quantized != null && mapping.Tensor.Kind == ParameterKind.Matrix)
+            {
+                continue;
+            }
             foreach (HfPart part in mapping.Parts)
             {
                 ParameterTensor tensor = mapping.Tensor;
@@ -48,8 +75,16 @@ public static class HfModelSaver
                 allMetadata[key] = value;
             }
         }
-        SafetensorsWriter.Write(Path.Combine(directory, HfModelLoader.WeightsFile), sources, dtype, allMetadata);
-        AtomicFile.WriteAllText(Path.Combine(directory, HfModelLoader.ConfigFile), HfConfig.Write(model.Config, TorchDtypeName(dtype)));
+        SafetensorsWriter.Write(Path.Combine(directory, HfModelLoader.WeightsFile), sources, dtype, allMetadata,
+            quantized == null ? null : QuantizedCheckpoint.Tensors(quantized, model.Layout));
+        JsonObject? quantization = quantized == null ? null : new JsonObject
+        {
+            ["quant_method"] = "sharpgpt",
+            ["format"] = QuantizedCheckpoint.KindName(quantized.Kind),
+            ["bits"] = quantized.Kind == QuantizationKind.Int8 ? 8 : 4,
+            ["group_size"] = QuantizedMatrix.GroupSize,
+        };
+        AtomicFile.WriteAllText(Path.Combine(directory, HfModelLoader.ConfigFile), HfConfig.Write(model.Config, TorchDtypeName(dtype), quantization));
         tokenizer?.Save(directory, model.Config.ContextLength);
     }
 

@@ -219,6 +219,24 @@ public sealed unsafe class SafetensorsFile : IDisposable
     public SafetensorsEntry Entry(string name) =>
         Tensors.TryGetValue(name, out SafetensorsEntry? entry) ? entry : throw new CheckpointException($"{Path}: tensor '{name}' is missing.");
 
+    /// <summary>
+    /// Copies the raw bytes of a tensor whose dtype is <paramref name="dtype"/> (quantized weights); the destination
+    /// must hold exactly its bytes.
+    /// </summary>
+    public void ReadBytes(SafetensorsEntry entry, SafetensorsDType dtype, Span<byte> destination)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (entry.DType != dtype)
+        {
+            throw new CheckpointException($"{Path}: tensor '{entry.Name}' has dtype {SafetensorsDTypes.Name(entry.DType)}, expected {SafetensorsDTypes.Name(dtype)}.");
+        }
+        if (destination.Length != entry.End - entry.Begin)
+        {
+            throw new CheckpointException($"{Path}: tensor '{entry.Name}' has {entry.End - entry.Begin} bytes, expected {destination.Length}.");
+        }
+        new ReadOnlySpan<byte>(_base + _dataStart + entry.Begin, destination.Length).CopyTo(destination);
+    }
+
     /// <summary>Converts a float tensor to fp32 into <paramref name="destination"/> (its element count must match).</summary>
     public void ReadFloat32(SafetensorsEntry entry, Span<float> destination)
     {

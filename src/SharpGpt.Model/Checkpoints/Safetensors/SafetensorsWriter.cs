@@ -19,7 +19,16 @@ public sealed record SafetensorsTensorSource(string Name, long[] Shape, Action<l
 }
 
 /// <summary>
-/// Writes safetensors files (F32, F16 or BF16), atomically. Tensors are streamed in chunks through
+/// A tensor stored as raw bytes of its own dtype (quantized weights: I8, U8 or F32 scales): <paramref name="WriteTo"/>
+/// writes exactly its element count × dtype size bytes, which the writer checks.
+/// </summary>
+public sealed record SafetensorsBytesSource(string Name, SafetensorsDType DType, long[] Shape, Action<Stream> WriteTo)
+{
+    public long ByteLength => Shape.Aggregate(1L, (a, b) => a * b) * SafetensorsDTypes.SizeOf(DType);
+}
+
+/// <summary>
+/// Writes safetensors files (float tensors as F32, F16 or BF16, plus any raw-byte tensors), atomically. Tensors are streamed in chunks through
 /// one pooled buffer, so writing needs no second copy of the model. The header is padded with spaces to a
 /// multiple of 8 bytes, as the reference implementation does, so the data section stays aligned.
 /// </summary>
@@ -29,14 +38,17 @@ public static class SafetensorsWriter
     private const int ChunkElements = 1 << 20;
 
     public static void Write(string path, IReadOnlyList<SafetensorsTensorSource> tensors, SafetensorsDType dtype = SafetensorsDType.F32,
-        IReadOnlyDictionary<string, string>? metadata = null)
+        IReadOnlyDictionary<string, string>? metadata = null, IReadOnlyList<SafetensorsBytesSource>? byteTensors = null)
     {
         if (!SafetensorsDTypes.IsFloat(dtype))
         {
             throw new ArgumentException($"SharpGPT writes F32, F16 or BF16, not {dtype}.", nameof(dtype));
         }
         int elementSize = SafetensorsDTypes.SizeOf(dtype);
-        byte[] header = BuildHeader(tensors, dtype, elementSize, metadata);
+        byteTensors ??= [];
+        var entries = tensors.Select(t => (t.Name, dtype, t.Shape, t.ElementCount * elementSize))
+            .Concat(byteTensors.Select(t => (t.Name, t.DType, t.Shape, t.ByteLength)));
+        byte[] header = BuildHeader(entries, metadata);
         AtomicFile.Write(path, stream =>
         {
             Span<byte> length = stackalloc byte[8];
@@ -65,10 +77,20 @@ public static class SafetensorsWriter
                 ArrayPool<float>.Shared.Return(values);
                 ArrayPool<byte>.Shared.Return(bytes);
             }
+            foreach (SafetensorsBytesSource tensor in byteTensors)
+            {
+                long before = stream.Position;
+                tensor.WriteTo(stream);
+                if (stream.Position - before != tensor.ByteLength)
+                {
+                    throw new InvalidOperationException(
+                        $"Tensor '{tensor.Name}' wrote {stream.Position - before} bytes; its shape needs {tensor.ByteLength}.");
+                }
+            }
         });
     }
 
-    private static byte[] BuildHeader(IReadOnlyList<SafetensorsTensorSource> tensors, SafetensorsDType dtype, int elementSize,
+    private static byte[] BuildHeader(IEnumerable<(string Name, SafetensorsDType DType, long[] Shape, long Bytes)> tensors,
         IReadOnlyDictionary<string, string>? metadata)
     {
         using MemoryStream buffer = new();
@@ -86,17 +108,16 @@ public static class SafetensorsWriter
             }
             long offset = 0;
             var names = new HashSet<string>(StringComparer.Ordinal);
-            foreach (SafetensorsTensorSource tensor in tensors)
+            foreach ((string name, SafetensorsDType dtype, long[] shape, long bytes) in tensors)
             {
-                if (!names.Add(tensor.Name))
+                if (!names.Add(name))
                 {
-                    throw new ArgumentException($"Tensor '{tensor.Name}' is listed twice.", nameof(tensors));
+                    throw new ArgumentException($"Tensor '{name}' is listed twice.", nameof(tensors));
                 }
-                long bytes = tensor.ElementCount * elementSize;
-                json.WriteStartObject(tensor.Name);
+                json.WriteStartObject(name);
                 json.WriteString("dtype", SafetensorsDTypes.Name(dtype));
                 json.WriteStartArray("shape");
-                foreach (long d in tensor.Shape)
+                foreach (long d in shape)
                 {
                     json.WriteNumberValue(d);
                 }

@@ -52,6 +52,15 @@ public sealed unsafe class QuantizedMatrix : IDisposable
 
     public float* Scales => _scales.Pointer;
 
+    /// <summary>The packed groups, row after row: Rows × Groups × BytesPerGroup bytes (what a checkpoint stores).</summary>
+    public Span<byte> Bytes => new(_data.Pointer, checked((int)((long)Rows * Groups * BytesPerGroup)));
+
+    /// <summary>The group scales [Rows, Groups].</summary>
+    public Span<float> ScaleValues => _scales.Slice(0, checked((int)((long)Rows * Groups)));
+
+    /// <summary>A zeroed matrix whose <see cref="Bytes"/> and <see cref="ScaleValues"/> the caller fills (from a checkpoint).</summary>
+    public static QuantizedMatrix Allocate(QuantizationKind kind, int rows, int columns) => new(kind, rows, columns);
+
     public static QuantizedMatrix Quantize(float* weights, int rows, int columns, QuantizationKind kind)
     {
         var matrix = new QuantizedMatrix(kind, rows, columns);
