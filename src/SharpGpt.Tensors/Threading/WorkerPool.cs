@@ -268,17 +268,6 @@ public sealed unsafe class WorkerPool : IDisposable
         }
     }
 
-    /// <summary>
-    /// Tasks for a job that streams <paramref name="units"/> equal units of memory once (a decode-time matvec's weight
-    /// rows): a few long contiguous ranges per thread (split with <see cref="Partition"/>) rather than many short
-    /// tasks claimed one by one, because the hardware prefetchers lose their stream at every jump. Measured on the
-    /// GPT-2 decode matvec sweep, 2 threads: int8 24.6 GB/s with 32-row tasks, 47 GB/s with two ranges per thread;
-    /// fp32 40–44 → 47–51 GB/s (same process, alternating).
-    /// </summary>
-    public int StreamingTaskCount(int units) => Math.Min(units, ThreadCount * StreamingTasksPerThread);
-
-    private const int StreamingTasksPerThread = 2;
-
     /// <summary>Splits [0, total) into <paramref name="parts"/> near-equal ranges and returns range <paramref name="part"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static (int Start, int End) Partition(int total, int parts, int part)

@@ -38,23 +38,23 @@ internal static unsafe class SkinnyGemm
             M = m, N = n, K = k,
             Accumulate = accumulate,
         };
-        args.Blocks = (n + 3) / 4;
-        // Each thread streams long contiguous ranges of W's 4-row blocks (see WorkerPool.StreamingTaskCount).
-        args.Tasks = WorkerPool.Shared.StreamingTaskCount(args.Blocks);
-        WorkerPool.Shared.Run(args.Tasks, &Task, &args);
+        // Each thread streams long contiguous ranges of W's 4-row blocks (see StreamingSplit).
+        args.Split = new StreamingSplit((n + 3) / 4, WorkerPool.Shared.ThreadCount);
+        WorkerPool.Shared.Run(args.Split.Tasks, &Task, &args);
     }
 
     private struct SkinnyArgs
     {
         public float* A, B, C;
-        public int Lda, Ldb, Ldc, M, N, K, Tasks, Blocks;
+        public int Lda, Ldb, Ldc, M, N, K;
         public bool Accumulate;
+        public StreamingSplit Split;
     }
 
     private static void Task(void* argsPointer, int task)
     {
         ref SkinnyArgs args = ref *(SkinnyArgs*)argsPointer;
-        (int b0, int b1) = WorkerPool.Partition(args.Blocks, args.Tasks, task);
+        (int b0, int b1) = args.Split.Range(task);
         int first = b0 * 4;
         int last = Math.Min(args.N, b1 * 4);
         if (args.M < 4 || !Vector512.IsHardwareAccelerated)

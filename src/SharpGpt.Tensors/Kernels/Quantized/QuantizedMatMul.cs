@@ -52,11 +52,9 @@ public static unsafe class QuantizedMatMul
             N = weights.Rows, Groups = groups, Int4 = weights.Kind == QuantizationKind.Int4, BytesPerGroup = weights.BytesPerGroup,
             Vnni = path switch { QuantizedPath.Scalar => false, QuantizedPath.Vnni => true, _ => AvxVnni.IsSupported },
         };
-        int blocks = (weights.Rows + 3) / 4;
-        // Each thread streams long contiguous ranges of 4-row blocks (see WorkerPool.StreamingTaskCount).
-        args.Tasks = WorkerPool.Shared.StreamingTaskCount(blocks);
-        args.Blocks = blocks;
-        WorkerPool.Shared.Run(args.Tasks, &Task, &args);
+        // Each thread streams long contiguous ranges of 4-row blocks (see StreamingSplit).
+        args.Split = new StreamingSplit((weights.Rows + 3) / 4, WorkerPool.Shared.ThreadCount);
+        WorkerPool.Shared.Run(args.Split.Tasks, &Task, &args);
     }
 
     /// <summary>
@@ -111,8 +109,9 @@ public static unsafe class QuantizedMatMul
     {
         public float* Output, ActivationScales, Bias, Scales;
         public byte* Activations, Data;
-        public int Rows, N, Groups, BytesPerGroup, Tasks, Blocks;
+        public int Rows, N, Groups, BytesPerGroup;
         public bool Vnni, Int4;
+        public StreamingSplit Split;
 
         /// <summary>Group g of weight row r.</summary>
         public readonly byte* Group(int r, int g) => Data + ((long)r * Groups + g) * BytesPerGroup;
@@ -122,7 +121,7 @@ public static unsafe class QuantizedMatMul
     {
         ref Args args = ref *(Args*)argsPointer;
         int groups = args.Groups, n = args.N;
-        (int b0, int b1) = WorkerPool.Partition(args.Blocks, args.Tasks, task);
+        (int b0, int b1) = args.Split.Range(task);
         int first = b0 * 4, last = Math.Min(n, b1 * 4);
         long rowBytes = (long)groups * args.BytesPerGroup;
         // Tiles of TileColumns weight rows: with several input rows, a tile is read from DRAM once and stays in
