@@ -1,60 +1,14 @@
 using System.Diagnostics;
 using System.Text.Json;
-using SharpGpt.Tensors.Kernels.Gemm;
-using SharpGpt.Tensors.Memory;
 
 namespace SharpGpt.Cli.Bench;
 
 /// <summary>
-/// The references of `sharpgpt bench --compare`, measured in the same run: OpenBLAS sgemm (in process, same
-/// buffers, same shapes) and PyTorch on Debian's python3-torch, plain and tuned (jemalloc + SkylakeX kernels).
+/// The PyTorch references of `sharpgpt bench --compare`, measured in the same run on Debian's python3-torch, plain
+/// and tuned (jemalloc + SkylakeX kernels). OpenBLAS sgemm is timed inside <see cref="EngineBenchmark"/>.
 /// </summary>
 internal static unsafe class CompareBenchmark
 {
-    /// <summary>GFLOP/s of OpenBLAS on the forward shapes (M rows), or null when OpenBLAS is not installed.</summary>
-    public static Dictionary<string, double>? OpenBlasGemm(int rows, int embedding, int feedForward, int threads, Action<string> log)
-    {
-        string? library = OpenBlas.TryLoad(threads);
-        if (library == null)
-        {
-            log("OpenBLAS not found (apt-get install libopenblas0-pthread); skipping it.");
-            return null;
-        }
-        var results = new Dictionary<string, double>();
-        foreach ((string name, int n, int k) in new[] { ("qkv", 3 * embedding, embedding), ("attn.proj", embedding, embedding), ("mlp.fc", feedForward, embedding), ("mlp.proj", embedding, feedForward) })
-        {
-            using var a = new NativeBuffer((long)rows * k);
-            using var b = new NativeBuffer((long)n * k);
-            using var c = new NativeBuffer((long)rows * n);
-            for (long i = 0; i < a.Length; i++)
-            {
-                a.Pointer[i] = (i % 13 - 6) * 0.01f;
-            }
-            for (long i = 0; i < b.Length; i++)
-            {
-                b.Pointer[i] = (i % 7 - 3) * 0.01f;
-            }
-            OpenBlas.MultiplyTransposed(rows, n, k, a.Pointer, b.Pointer, c.Pointer);
-            var samples = new List<double>();
-            for (int r = 0; r < 5; r++)
-            {
-                var clock = Stopwatch.StartNew();
-                int iterations = 0;
-                do
-                {
-                    OpenBlas.MultiplyTransposed(rows, n, k, a.Pointer, b.Pointer, c.Pointer);
-                    iterations++;
-                }
-                while (clock.Elapsed.TotalSeconds < 0.2);
-                samples.Add(2.0 * rows * n * k * iterations / clock.Elapsed.TotalSeconds / 1e9);
-            }
-            samples.Sort();
-            results[name] = samples[samples.Count / 2];
-            log($"openblas {name}: {results[name]:F1} GFLOP/s ({library})");
-        }
-        return results;
-    }
-
     /// <summary>Runs bench/scripts/pytorch_bench.py; null when python3 or torch is missing.</summary>
     public static JsonElement? PyTorch(string script, int threads, bool quick, bool tuned, Action<string> log)
     {

@@ -37,6 +37,12 @@ internal sealed unsafe class EngineBenchmark
 
     public bool Quick { get; }
 
+    /// <summary>
+    /// Set (empty) when OpenBLAS is loaded for bench --compare: the GEMM shapes then time OpenBLAS alternately with
+    /// SharpGPT and put its GFLOP/s here, by shape name.
+    /// </summary>
+    public Dictionary<string, double>? OpenBlasGflops { get; init; }
+
     /// <summary>When true, training and decoding also report where a step's time goes (<see cref="StepProfile"/>).</summary>
     public bool Profile { get; init; }
 
@@ -73,6 +79,13 @@ internal sealed unsafe class EngineBenchmark
         yield return new BenchResult("peak memory", PeakMemory.Bytes() / (1024.0 * 1024 * 1024), "GiB", "peak resident set of this process (VmHWM)");
     }
 
+    /// <summary>
+    /// GFLOP/s of one forward GEMM shape. With <see cref="OpenBlasGflops"/> (bench --compare), each timed repetition of
+    /// SharpGPT's GEMM is followed by one of OpenBLAS's on the same buffers, so the two medians come from the same
+    /// minutes of this shared machine (measured one after the other, the ratio drifted by up to 15 % between runs).
+    /// </summary>
+    private const int SwitchPauseMilliseconds = 150;
+
     private BenchResult Gemm(string name, int m, int n, int k)
     {
         using var a = new NativeBuffer((long)m * k);
@@ -80,10 +93,36 @@ internal sealed unsafe class EngineBenchmark
         using var c = new NativeBuffer((long)m * n);
         Fill(a.Span);
         Fill(b.Span);
-        double seconds = Median(() => Tensors.Kernels.Gemm.Gemm.Multiply(m, n, k, MatrixView.RowMajor(a.Pointer, k), MatrixView.Transposed(b.Pointer, k), c.Pointer, n, false),
-            minimumSeconds: 0.2);
-        double gflops = 2.0 * m * n * k / seconds / 1e9;
+        Action ours = () => Tensors.Kernels.Gemm.Gemm.Multiply(m, n, k, MatrixView.RowMajor(a.Pointer, k), MatrixView.Transposed(b.Pointer, k), c.Pointer, n, false);
+        Action blas = () => OpenBlas.MultiplyTransposed(m, n, k, a.Pointer, b.Pointer, c.Pointer);
+        const double secondsPerSample = 0.2;
+        Time(ours, secondsPerSample); // warm-up: JIT tiers, first touch of buffers, OpenBLAS's thread start
+        if (OpenBlasGflops != null)
+        {
+            Time(blas, secondsPerSample);
+        }
+        var oursSeconds = new List<double>();
+        var blasSeconds = new List<double>();
+        for (int r = 0; r < _repeats; r++)
+        {
+            oursSeconds.Add(Time(ours, secondsPerSample));
+            if (OpenBlasGflops != null)
+            {
+                // Both libraries' idle workers spin for a while after a call (OpenBLAS up to 2^28 cycles by default):
+                // let them go to sleep so that neither side is timed against the other's spinning threads.
+                Thread.Sleep(SwitchPauseMilliseconds);
+                blasSeconds.Add(Time(blas, secondsPerSample));
+                Thread.Sleep(SwitchPauseMilliseconds);
+            }
+        }
+        double flops = 2.0 * m * n * k;
+        double gflops = flops / MedianOf(oursSeconds) / 1e9;
         _log($"gemm {name} {m}x{n}x{k}: {gflops:F1} GFLOP/s");
+        if (OpenBlasGflops != null)
+        {
+            OpenBlasGflops[name] = flops / MedianOf(blasSeconds) / 1e9;
+            _log($"openblas {name}: {OpenBlasGflops[name]:F1} GFLOP/s (alternated with SharpGPT's)");
+        }
         return new BenchResult($"gemm {name} ({m}x{n}x{k})", gflops, "GFLOP/s", "x·Wᵀ as in the forward pass");
     }
 
@@ -288,7 +327,10 @@ internal sealed unsafe class EngineBenchmark
 
     private static int Sampling(ReadOnlySpan<float> logits) => Inference.Sampling.TokenSampler.ArgMax(logits);
 
-    private double Median(Action action, double minimumSeconds = 0) => Median(() =>
+    private double Median(Action action, double minimumSeconds = 0) => Median(() => Time(action, minimumSeconds));
+
+    /// <summary>Seconds per call of <paramref name="action"/>, repeated for at least <paramref name="minimumSeconds"/>.</summary>
+    private static double Time(Action action, double minimumSeconds)
     {
         var timer = Stopwatch.StartNew();
         int iterations = 0;
@@ -299,7 +341,7 @@ internal sealed unsafe class EngineBenchmark
         }
         while (timer.Elapsed.TotalSeconds < minimumSeconds);
         return timer.Elapsed.TotalSeconds / iterations;
-    });
+    }
 
     private static double MedianOf(List<double> samples) => samples.Order().ElementAt(samples.Count / 2);
 

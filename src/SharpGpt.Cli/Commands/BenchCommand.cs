@@ -43,8 +43,16 @@ internal static class BenchCommand
             }
             output.WriteLine($"SharpGPT bench: {config.Name} shapes, {WorkerPool.Shared.ThreadCount} threads, {PhysicalCores.Count()} physical cores, " +
                 $"{(System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "AVX-512" : System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? "AVX2" : "scalar")}{(isQuick ? ", quick" : "")}");
+            Action<string> log = line => Console.Error.WriteLine("  " + line);
+            Dictionary<string, double>? blas = null;
+            if (parse.GetValue(compare))
+            {
+                string? library = OpenBlas.TryLoad(WorkerPool.Shared.ThreadCount);
+                blas = library != null ? [] : null;
+                log(library != null ? $"OpenBLAS: {library}, timed alternately with SharpGPT's GEMM" : "OpenBLAS not found (apt-get install libopenblas0-pthread); skipping it.");
+            }
             var results = new List<BenchResult>();
-            foreach (BenchResult result in new EngineBenchmark(config, isQuick, line => Console.Error.WriteLine("  " + line)) { Profile = parse.GetValue(profile) }.Run(b, t, p, d))
+            foreach (BenchResult result in new EngineBenchmark(config, isQuick, log) { Profile = parse.GetValue(profile), OpenBlasGflops = blas }.Run(b, t, p, d))
             {
                 results.Add(result);
                 output.WriteLine($"{result.Name,-44} {result.Value,10:F1} {result.Unit,-9} {result.Detail}");
@@ -52,9 +60,7 @@ internal static class BenchCommand
             var references = new Dictionary<string, object?>();
             if (parse.GetValue(compare))
             {
-                Action<string> log = line => Console.Error.WriteLine("  " + line);
                 int threadCount = WorkerPool.Shared.ThreadCount;
-                var blas = CompareBenchmark.OpenBlasGemm(isQuick ? 256 : 1024, config.EmbeddingSize, config.FeedForwardSize, threadCount, log);
                 string? script = CompareBenchmark.FindScript();
                 var torch = script == null ? null : CompareBenchmark.PyTorch(script, threadCount, isQuick, tuned: false, log);
                 var tuned = script == null ? null : CompareBenchmark.PyTorch(script, threadCount, isQuick, tuned: true, log);

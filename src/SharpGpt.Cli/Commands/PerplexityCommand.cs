@@ -4,6 +4,7 @@ using SharpGpt.Inference;
 using SharpGpt.Inference.Scoring;
 using SharpGpt.Model.Backends;
 using SharpGpt.Model.Inference;
+using SharpGpt.Model.Checkpoints.Quantized;
 using SharpGpt.Tensors.Kernels.Quantized;
 using SharpGpt.Training.Data;
 
@@ -45,14 +46,14 @@ internal static class PerplexityCommand
             int time = Math.Min(parse.GetValue(seq) ?? Math.Min(language.Config.ContextLength, 1024), language.Config.ContextLength);
             var results = new List<(string Name, double Loss, double Seconds, long Tokens)>
             {
-                Measure(language, stream, time, parse.GetValue(maxTokens), language.Model.Quantized?.Kind.ToString().ToLowerInvariant() ?? "fp32"),
+                Measure(language, stream, time, parse.GetValue(maxTokens), language.Model.Quantized is { } q ? QuantizedCheckpoint.KindName(q.Kind) : "fp32"),
             };
             if (parse.GetValue(compare))
             {
                 foreach (QuantizationKind kind in Enum.GetValues<QuantizationKind>())
                 {
                     language.Model.Quantize(kind);
-                    results.Add(Measure(language, stream, time, parse.GetValue(maxTokens), kind.ToString().ToLowerInvariant()));
+                    results.Add(Measure(language, stream, time, parse.GetValue(maxTokens), QuantizedCheckpoint.KindName(kind)));
                 }
             }
             output.WriteLine($"{"weights",-8} {"loss",8} {"perplexity",11} {"Δloss vs first",15} {"tokens",8} {"tok/s",8}");
