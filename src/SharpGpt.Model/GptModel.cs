@@ -84,8 +84,9 @@ public sealed unsafe class GptModel : IDisposable
     /// Quantizes the matrices for inference. With <paramref name="keepFloatWeights"/> the fp32 weights stay for
     /// everything else (training, export, quantizing again); without it, the fp32 copies of the block matrices
     /// (attention and MLP, 69% of GPT-2 124M) go back to the operating system block by block, so a quantized model
-    /// takes less memory than the fp32 one instead of more (`sharpgpt serve`, GPT-2 124M shapes, one slot: fp32
-    /// 773 MB resident; int8 943 → 610 MB; q4 846 → 513 MB). The token table stays: the embedding reads it.
+    /// takes less memory than the fp32 one instead of more (`sharpgpt serve`, GPT-2 124M shapes, one slot: int8
+    /// 943 → 610 MB resident, q4 846 → 513 MB, fp32 773 MB when this was added). The token table stays: the
+    /// embedding reads it.
     /// </summary>
     public void Quantize(Tensors.Kernels.Quantized.QuantizationKind kind, bool keepFloatWeights = true)
     {
