@@ -150,7 +150,15 @@ public sealed unsafe class InferenceSession : IInferenceSession
         float* x = Work(_x), ln = Work(_ln), qkv = Work(_qkv), atty = Work(_atty), tmp = Work(_tmp), fch = Work(_fch);
 
         Profile?.Start();
-        Embedding.Forward(x, _rowTokens, _rowPositions, Param(layout.Wte), Param(layout.Wpe), rows, c);
+        if (_model.Quantized is { } quantized)
+        {
+            // A quantized model embeds from its quantized token table (the fp32 one may have been released).
+            quantized.Embed(x, _rowTokens, _rowPositions, Param(layout.Wpe), rows);
+        }
+        else
+        {
+            Embedding.Forward(x, _rowTokens, _rowPositions, Param(layout.Wte), Param(layout.Wpe), rows, c);
+        }
         Lap(StepPhase.Embedding);
         for (int l = 0; l < config.LayerCount; l++)
         {

@@ -9,9 +9,11 @@ public sealed record QuantizedBlock(QuantizedMatrix Qkv, QuantizedMatrix Attenti
 }
 
 /// <summary>
-/// Quantized copies of a model's matrices for inference (quantized when the model is loaded): every block's
-/// q/k/v, attention output and MLP matrices, and the tied output head. Embeddings, LayerNorms and biases stay
-/// fp32. Decoding then streams about a quarter (int8) or a seventh (int4) of the fp32 bytes per token.
+/// Quantized copies of a model's matrices for inference (quantized when the model is loaded, or read from a
+/// `sharpgpt quantize` folder): every block's q/k/v, attention output and MLP matrices, and the token table, which
+/// is both the tied output head and, dequantized one row per token, the input embedding. Position embeddings,
+/// LayerNorms and biases stay fp32. Decoding then streams about a quarter (int8) or a seventh (int4) of the fp32
+/// bytes per token.
 /// </summary>
 public sealed unsafe class QuantizedWeights : IDisposable
 {
@@ -24,7 +26,7 @@ public sealed unsafe class QuantizedWeights : IDisposable
 
     public QuantizationKind Kind { get; }
 
-    /// <summary>The output head (the tied token embedding) [V, C].</summary>
+    /// <summary>The token table [V, C]: the output head, and the rows the embedding dequantizes.</summary>
     public QuantizedMatrix Head { get; }
 
     public IReadOnlyList<QuantizedBlock> Blocks { get; }
@@ -42,6 +44,19 @@ public sealed unsafe class QuantizedWeights : IDisposable
     public static IReadOnlyList<ParameterTensor> SourceTensors(ParameterLayout layout) =>
         [layout["wte"], .. layout.Tensors.Where(t => t.Kind == ParameterKind.Matrix)];
 
+    /// <summary>Embeds rows: output[r] = dequantized token row tokens[r] + wpe[positions[r]] ([rows, C]).</summary>
+    public void Embed(float* output, int* tokens, int* positions, float* wpe, int rows)
+    {
+        int c = Head.Columns;
+        for (int r = 0; r < rows; r++)
+        {
+            float* row = output + (long)r * c;
+            Head.DequantizeRow(tokens[r], row);
+            var values = new Span<float>(row, c);
+            System.Numerics.Tensors.TensorPrimitives.Add(values, new ReadOnlySpan<float>(wpe + (long)positions[r] * c, c), values);
+        }
+    }
+
     /// <summary>Assembles quantized matrices given in <see cref="SourceTensors"/> order (a checkpoint's).</summary>
     public static QuantizedWeights FromMatrices(QuantizationKind kind, IReadOnlyList<QuantizedMatrix> matrices)
     {
@@ -55,18 +70,21 @@ public sealed unsafe class QuantizedWeights : IDisposable
         return new QuantizedWeights(kind, matrices[0], blocks);
     }
 
+    /// <summary>Whether <paramref name="tensor"/> is one of <see cref="SourceTensors"/> (stored quantized, not fp32).</summary>
+    public static bool IsSource(ParameterTensor tensor) => tensor.Kind == ParameterKind.Matrix || tensor.Name == "wte";
+
     /// <summary>
-    /// Quantizes every block matrix and the head (the token table). With <paramref name="releaseFloatBlocks"/>, each
-    /// block matrix's fp32 copy goes back to the operating system as soon as it is quantized, so the peak stays
-    /// near the fp32 model's size instead of fp32 + quantized.
+    /// Quantizes every block matrix and the token table. With <paramref name="releaseFloat"/>, each one's fp32 copy
+    /// goes back to the operating system as soon as it is quantized, so the peak stays near the fp32 model's size
+    /// instead of fp32 + quantized.
     /// </summary>
-    public static QuantizedWeights Create(GptModel model, QuantizationKind kind, bool releaseFloatBlocks = false)
+    public static QuantizedWeights Create(GptModel model, QuantizationKind kind, bool releaseFloat = false)
     {
         var matrices = new List<QuantizedMatrix>();
         foreach (ParameterTensor tensor in SourceTensors(model.Layout))
         {
             matrices.Add(QuantizedMatrix.Quantize(model.Pointer(tensor.Offset), tensor.Shape[0], tensor.Shape[1], kind));
-            if (releaseFloatBlocks && tensor.Kind == ParameterKind.Matrix)
+            if (releaseFloat)
             {
                 model.Parameters.ReleaseRange(tensor.Offset, tensor.Length);
             }

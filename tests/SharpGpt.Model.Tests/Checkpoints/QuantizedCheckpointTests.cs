@@ -76,6 +76,9 @@ public sealed class QuantizedCheckpointTests : IDisposable
         string[] fp32Matrices = ["c_attn.weight", "c_proj.weight", "c_fc.weight", "q_proj.weight", "k_proj.weight", "v_proj.weight", "out_proj.weight"];
         Assert.DoesNotContain(file.Tensors.Keys, name => !QuantizedCheckpoint.IsQuantizedTensor(name) && fp32Matrices.Any(name.EndsWith));
         Assert.Contains(file.Tensors.Keys, name => name.EndsWith("c_fc.bias", StringComparison.Ordinal));
+        // The token table is stored once, quantized (it is the head and the embedding); positions stay fp32.
+        Assert.DoesNotContain("transformer.wte.weight", file.Tensors.Keys);
+        Assert.Contains("transformer.wpe.weight", file.Tensors.Keys);
         // 48 columns → 2 groups; the head [97, 48]: int8 64 bytes per row, q4 32.
         SafetensorsEntry head = file.Entry("sharpgpt_quantized.wte.q");
         Assert.Equal(kind == QuantizationKind.Int8 ? SafetensorsDType.I8 : SafetensorsDType.U8, head.DType);

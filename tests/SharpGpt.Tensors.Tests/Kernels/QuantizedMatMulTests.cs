@@ -88,6 +88,36 @@ public unsafe class QuantizedMatMulTests
         }
     }
 
+    [Fact]
+    public void DequantizingARowGivesEveryElementsScaledValue()
+    {
+        Rng rng = new(8);
+        float[] w = TestArrays.Uniform(rng, 5 * 70, 1.5f);
+        float[] row = new float[70];
+        foreach (QuantizationKind kind in Enum.GetValues<QuantizationKind>())
+        {
+            fixed (float* pw = w, prow = row)
+            {
+                using QuantizedMatrix q = QuantizedMatrix.Quantize(pw, 5, 70, kind);
+                for (int r = 0; r < 5; r++)
+                {
+                    q.DequantizeRow(r, prow);
+                    Assert.Equal(Enumerable.Range(0, 70).Select(c => q.Dequantize(r, c)), row);
+                }
+                bool refused = false;
+                try
+                {
+                    q.DequantizeRow(5, prow);
+                }
+                catch (ArgumentOutOfRangeException)
+                {
+                    refused = true;
+                }
+                Assert.True(refused, "row 5 of 5 was dequantized");
+            }
+        }
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(31)]

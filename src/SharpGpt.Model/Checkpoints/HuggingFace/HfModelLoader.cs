@@ -38,7 +38,7 @@ public static class HfModelLoader
             QuantizationKind? quantization = QuantizationOf(files, directory);
             foreach (HfMapping mapping in HfWeightMap.For(model.Layout))
             {
-                if (quantization != null && mapping.Tensor.Kind == ParameterKind.Matrix)
+                if (quantization != null && Inference.QuantizedWeights.IsSource(mapping.Tensor))
                 {
                     continue;
                 }

@@ -106,6 +106,28 @@ public sealed unsafe class QuantizedMatrix : IDisposable
         return matrix;
     }
 
+    /// <summary>
+    /// Row <paramref name="row"/> dequantized into <paramref name="destination"/> (Columns floats): scale · q, the
+    /// values the matmul multiplies by. A quantized model embeds tokens from its quantized token table this way.
+    /// </summary>
+    public void DequantizeRow(int row, float* destination)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(row);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(row, Rows);
+        float* scales = Scales + (long)row * Groups;
+        for (int g = 0; g < Groups; g++)
+        {
+            byte* group = Group(row, g);
+            float scale = scales[g];
+            int start = g * GroupSize, count = Math.Min(GroupSize, Columns - start);
+            for (int i = 0; i < count; i++)
+            {
+                int q = Kind == QuantizationKind.Int8 ? (sbyte)group[i] : (i < 16 ? group[i] & 0xF : group[i - 16] >> 4) - 8;
+                destination[start + i] = scale * q;
+            }
+        }
+    }
+
     /// <summary>The quantized value of element (row, column) as an integer.</summary>
     public int Value(int row, int column)
     {
