@@ -79,13 +79,14 @@ internal sealed unsafe class EngineBenchmark
         yield return new BenchResult("peak memory", PeakMemory.Bytes() / (1024.0 * 1024 * 1024), "GiB", "peak resident set of this process (VmHWM)");
     }
 
+    /// <summary>Pause between the two libraries' GEMM timings, so that the other side's workers stop spinning.</summary>
+    private const int SwitchPauseMilliseconds = 150;
+
     /// <summary>
     /// GFLOP/s of one forward GEMM shape. With <see cref="OpenBlasGflops"/> (bench --compare), each timed repetition of
     /// SharpGPT's GEMM is followed by one of OpenBLAS's on the same buffers, so the two medians come from the same
     /// minutes of this shared machine (measured one after the other, the ratio drifted by up to 15 % between runs).
     /// </summary>
-    private const int SwitchPauseMilliseconds = 150;
-
     private BenchResult Gemm(string name, int m, int n, int k)
     {
         using var a = new NativeBuffer((long)m * k);

@@ -41,8 +41,7 @@ public sealed unsafe class QuantizedWeights : IDisposable
     /// The fp32 tensors that get quantized, in the order <see cref="Matrices"/> lists them: the token table (the
     /// tied head), then each block's qkv, attention output, MLP up and MLP down matrices (all [out, in]).
     /// </summary>
-    public static IReadOnlyList<ParameterTensor> SourceTensors(ParameterLayout layout) =>
-        [layout["wte"], .. layout.Tensors.Where(t => t.Kind == ParameterKind.Matrix)];
+    public static IReadOnlyList<ParameterTensor> SourceTensors(ParameterLayout layout) => layout.Tensors.Where(IsSource).ToList();
 
     /// <summary>Embeds rows: output[r] = dequantized token row tokens[r] + wpe[positions[r]] ([rows, C]).</summary>
     public void Embed(float* output, int* tokens, int* positions, float* wpe, int rows)
@@ -70,7 +69,10 @@ public sealed unsafe class QuantizedWeights : IDisposable
         return new QuantizedWeights(kind, matrices[0], blocks);
     }
 
-    /// <summary>Whether <paramref name="tensor"/> is one of <see cref="SourceTensors"/> (stored quantized, not fp32).</summary>
+    /// <summary>
+    /// Whether <paramref name="tensor"/> is one of <see cref="SourceTensors"/> (stored quantized, not fp32). The layout
+    /// puts wte first and the matrices in block order, which is the order <see cref="FromMatrices"/> expects.
+    /// </summary>
     public static bool IsSource(ParameterTensor tensor) => tensor.Kind == ParameterKind.Matrix || tensor.Name == "wte";
 
     /// <summary>

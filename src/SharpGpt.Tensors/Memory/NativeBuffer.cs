@@ -18,7 +18,7 @@ public sealed unsafe class NativeBuffer : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         Length = length;
-        nuint bytes = (nuint)Math.Max(1, length) * sizeof(float);
+        nuint bytes = AllocatedBytes;
         try
         {
             _pointer = (float*)PageAllocator.Allocate(bytes, Alignment, out bool zeroed);
@@ -37,6 +37,7 @@ public sealed unsafe class NativeBuffer : IDisposable
     /// <summary>Number of floats.</summary>
     public long Length { get; }
 
+    /// <summary>Bytes allocated (at least one float, so that an empty buffer still has a valid pointer).</summary>
     private nuint AllocatedBytes => (nuint)Math.Max(1, Length) * sizeof(float);
 
     /// <summary>Size in bytes.</summary>

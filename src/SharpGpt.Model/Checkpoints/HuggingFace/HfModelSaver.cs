@@ -41,7 +41,7 @@ public static class HfModelSaver
         var sources = new List<SafetensorsTensorSource>();
         foreach (HfMapping mapping in HfWeightMap.For(model.Layout))
         {
-            if (quantized != null && Inference.QuantizedWeights.IsSource(mapping.Tensor))
+            if (quantized != null && QuantizedWeights.IsSource(mapping.Tensor))
             {
                 continue;
             }

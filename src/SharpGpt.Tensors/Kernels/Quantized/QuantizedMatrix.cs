@@ -122,17 +122,17 @@ public sealed unsafe class QuantizedMatrix : IDisposable
             int start = g * GroupSize, count = Math.Min(GroupSize, Columns - start);
             for (int i = 0; i < count; i++)
             {
-                int q = Kind == QuantizationKind.Int8 ? (sbyte)group[i] : (i < 16 ? group[i] & 0xF : group[i - 16] >> 4) - 8;
-                destination[start + i] = scale * q;
+                destination[start + i] = scale * Decode(group, i);
             }
         }
     }
 
     /// <summary>The quantized value of element (row, column) as an integer.</summary>
-    public int Value(int row, int column)
+    public int Value(int row, int column) => Decode(Group(row, column / GroupSize), column % GroupSize);
+
+    /// <summary>Element <paramref name="i"/> (0–31) of a group, as <see cref="Group"/> stores it.</summary>
+    private int Decode(byte* group, int i)
     {
-        byte* group = Group(row, column / GroupSize);
-        int i = column % GroupSize;
         if (Kind == QuantizationKind.Int8)
         {
             return (sbyte)group[i];
