@@ -29,7 +29,7 @@ public sealed unsafe class InferenceSession : IInferenceSession
     // row: whether it is streamed (decoding, or the single last row of a chunk) or packed (every row scored).
     private readonly bool[] _rowDecoding;
     private readonly bool[] _logitRowStreamed;
-    private readonly CachedAttentionRow* _attentionRows;
+    private readonly CachedAttentionChunk* _attentionChunks;
     private readonly int[] _lengths;
     private readonly int[] _chunkFirstLogitRow;
     private int _logitRowCount;
@@ -70,7 +70,8 @@ public sealed unsafe class InferenceSession : IInferenceSession
         _rowPositions = (int*)NativeMemory.AllocZeroed((nuint)rows, sizeof(int));
         _rowSlots = (int*)NativeMemory.AllocZeroed((nuint)rows, sizeof(int));
         _logitRows = (int*)NativeMemory.AllocZeroed((nuint)rows, sizeof(int));
-        _attentionRows = (CachedAttentionRow*)NativeMemory.AllocZeroed((nuint)rows, (nuint)sizeof(CachedAttentionRow));
+        // A step holds at most one chunk per slot, and at least one row per chunk.
+        _attentionChunks = (CachedAttentionChunk*)NativeMemory.AllocZeroed((nuint)Math.Min(slots, maxTokensPerStep), (nuint)sizeof(CachedAttentionChunk));
     }
 
     public GptModel Model => _model;
@@ -176,7 +177,7 @@ public sealed unsafe class InferenceSession : IInferenceSession
             QuantizedBlock? q = _model.Quantized?.Blocks[l];
             Linear(qkv, ln, q?.Qkv, p.QkvWeight, p.QkvBias, rows, c, 3 * c, _rowDecoding);
             Lap(StepPhase.Linear);
-            int capacity = _cache.Capacities[l];
+            int capacity = _cache.Capacities[l], chunkCount = 0;
             for (int r = 0; r < rows; r++)
             {
                 int slot = _rowSlots[r], cacheRow = _rowPositions[r] % capacity;
@@ -184,17 +185,27 @@ public sealed unsafe class InferenceSession : IInferenceSession
                 float* rowQkv = qkv + (long)r * 3 * c;
                 Buffer.MemoryCopy(rowQkv + c, keys + (long)cacheRow * c, c * sizeof(float), c * sizeof(float));
                 Buffer.MemoryCopy(rowQkv + 2 * c, values + (long)cacheRow * c, c * sizeof(float), c * sizeof(float));
-                _attentionRows[r] = new CachedAttentionRow
+                // A step's chunks are runs of rows of distinct slots: a new slot starts a new attention chunk.
+                if (r > 0 && slot == _rowSlots[r - 1])
+                {
+                    _attentionChunks[chunkCount - 1].Count++;
+                    continue;
+                }
+                _attentionChunks[chunkCount++] = new CachedAttentionChunk
                 {
                     Query = rowQkv,
+                    QueryStride = 3 * c,
                     Output = atty + (long)r * c,
+                    OutputStride = c,
                     Keys = keys,
                     Values = values,
-                    Position = _rowPositions[r],
+                    FirstPosition = _rowPositions[r],
+                    Count = 1,
                     Capacity = capacity,
+                    Decoding = _rowDecoding[r],
                 };
             }
-            CachedAttention.Forward(_attentionRows, rows,
+            CachedAttention.Forward(_attentionChunks, chunkCount,
                 new AttentionShape(config.HeadCount, config.HeadDim, config.WindowOf(l), config.AttentionScaleOf(l)));
             Lap(StepPhase.Attention);
             Linear(tmp, atty, q?.AttentionOutput, p.AttnProjWeight, p.AttnProjBias, rows, c, c, _rowDecoding);
@@ -339,6 +350,6 @@ public sealed unsafe class InferenceSession : IInferenceSession
         NativeMemory.Free(_rowPositions);
         NativeMemory.Free(_rowSlots);
         NativeMemory.Free(_logitRows);
-        NativeMemory.Free(_attentionRows);
+        NativeMemory.Free(_attentionChunks);
     }
 }

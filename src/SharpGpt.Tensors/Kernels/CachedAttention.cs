@@ -1,96 +1,138 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics.X86;
-using SharpGpt.Tensors.Simd;
 using SharpGpt.Tensors.Memory;
+using SharpGpt.Tensors.Simd;
 using SharpGpt.Tensors.Threading;
 
 namespace SharpGpt.Tensors.Kernels;
 
 /// <summary>
-/// One query row attending over a key/value cache. Keys and Values point at the cache of the row's
-/// sequence for this layer: Capacity rows of C floats, where absolute position s lives in row s mod Capacity.
-/// A dense layer's cache holds every position (Capacity ≥ context); a local layer's cache is a ring buffer
-/// a little larger than the window, so its memory stays bounded however long the sequence grows.
+/// Attention of new tokens against the cache (decoding, chunked prefill, scoring). One pool job per layer runs
+/// every chunk of the step: a task is one head of one decoding row, or one head of one block of
+/// <see cref="PromptBlockAttention.QueryBlock"/> prompt rows.
 /// </summary>
-public unsafe struct CachedAttentionRow
-{
-    public float* Query;
-    public float* Output;
-    public float* Keys;
-    public float* Values;
-    public int Position;
-    public int Capacity;
-}
-
-/// <summary>Attention of new tokens against the cache (decoding, chunked prefill, scoring).</summary>
 public static unsafe class CachedAttention
 {
     /// <summary>
-    /// How many positions ahead the loops prefetch a head's key or value slice. A head's slice of a cached row is
-    /// hd floats every C floats, a stride the hardware prefetchers do not follow, and decoding's weight stream has
+    /// How many positions ahead the row path prefetches a head's key or value slice. A head's slice of a cached row
+    /// is hd floats every C floats, a stride the hardware prefetchers do not follow, and decoding's weight stream has
     /// evicted the cache from L3 by the next layer: 12 layers of a 1,024-token GPT-2 cache took 5.3 ms without
     /// prefetching and 2.3 ms with 16 positions (2.5 ms with 8), 80 tokens 0.47 → 0.24 ms (/tmp harness).
     /// </summary>
     private const int PrefetchPositions = 16;
 
+    /// <summary>Chunks handled with a stack-allocated task table; larger steps rent one from the heap.</summary>
+    private const int StackChunks = 256;
+
     /// <summary>
-    /// For each row r: Output[h] = softmax_s(scale · Query[h]·Key_s[h]) · Value_s[h] over visible positions s ≤ Position.
-    /// The keys and values of every visible position, the row's own included, must already be in the cache.
+    /// For each row of each chunk: Output[h] = softmax_s(scale · Query[h]·Key_s[h]) · Value_s[h] over the
+    /// positions s the row sees. The keys and values of every position of every chunk must already be in the cache.
     /// </summary>
-    public static void Forward(CachedAttentionRow* rows, int rowCount, AttentionShape shape)
+    public static void Forward(CachedAttentionChunk* chunks, int chunkCount, AttentionShape shape)
     {
         // Validate before dispatch: an exception inside a worker task cannot be reported cleanly.
-        for (int r = 0; r < rowCount; r++)
+        for (int i = 0; i < chunkCount; i++)
         {
-            int needed = rows[r].Position - shape.FirstVisible(rows[r].Position) + 1;
-            if (needed > rows[r].Capacity)
+            CachedAttentionChunk chunk = chunks[i];
+            if (chunk.Count < 1 || chunk.FirstPosition < 0)
             {
-                throw new InvalidOperationException($"Position {rows[r].Position} needs {needed} cached positions but the cache holds {rows[r].Capacity}.");
+                throw new ArgumentException($"Chunk {i} has {chunk.Count} rows from position {chunk.FirstPosition}.", nameof(chunks));
+            }
+            // Every key of the chunk is in the ring at once, from what its first row sees to its last row.
+            int needed = chunk.LastPosition - shape.FirstVisible(chunk.FirstPosition) + 1;
+            if (needed > chunk.Capacity)
+            {
+                throw new InvalidOperationException(
+                    $"Positions {chunk.FirstPosition}..{chunk.LastPosition} need {needed} cached positions but the cache holds {chunk.Capacity}.");
             }
         }
-        CachedArgs args = new() { Rows = rows, RowCount = rowCount, Shape = shape };
-        WorkerPool.Shared.Run(rowCount * shape.Heads, &Task, &args);
+        Span<int> firstUnit = chunkCount > StackChunks ? new int[chunkCount + 1] : stackalloc int[chunkCount + 1];
+        firstUnit[0] = 0;
+        for (int i = 0; i < chunkCount; i++)
+        {
+            firstUnit[i + 1] = firstUnit[i] + Units(chunks[i]);
+        }
+        fixed (int* units = firstUnit)
+        {
+            ForwardArgs args = new() { Chunks = chunks, ChunkCount = chunkCount, FirstUnit = units, Shape = shape };
+            WorkerPool.Shared.Run(firstUnit[chunkCount] * shape.Heads, &Task, &args);
+        }
     }
 
-    private struct CachedArgs
+    /// <summary>Work units of a chunk: one per decoding row, one per block of prompt rows.</summary>
+    private static int Units(CachedAttentionChunk chunk) =>
+        chunk.Decoding ? chunk.Count : (chunk.Count + PromptBlockAttention.QueryBlock - 1) / PromptBlockAttention.QueryBlock;
+
+    private struct ForwardArgs
     {
-        public CachedAttentionRow* Rows;
-        public int RowCount;
+        public CachedAttentionChunk* Chunks;
+        public int ChunkCount;
+        /// <summary>ChunkCount + 1 prefix sums of <see cref="Units"/>.</summary>
+        public int* FirstUnit;
         public AttentionShape Shape;
     }
 
     private static void Task(void* argsPointer, int task)
     {
-        ref CachedArgs args = ref *(CachedArgs*)argsPointer;
-        AttentionShape shape = args.Shape;
-        CachedAttentionRow row = args.Rows[task / shape.Heads];
-        int h = task % shape.Heads;
-        int hd = shape.HeadDim, c = shape.Channels;
-        int first = shape.FirstVisible(row.Position);
-        float* scores = ScratchArena.Get(ScratchArena.AttentionRow, row.Position - first + 1);
-        float* q = row.Query + h * hd;
-        float max = float.NegativeInfinity;
-        for (int s = first; s <= row.Position; s++)
+        ref ForwardArgs args = ref *(ForwardArgs*)argsPointer;
+        int unit = task / args.Shape.Heads, h = task % args.Shape.Heads;
+        // The chunk holding this unit: the last whose first unit is ≤ unit.
+        int lo = 0, hi = args.ChunkCount - 1;
+        while (lo < hi)
         {
-            PrefetchSlice(row.Keys + (long)((s + PrefetchPositions) % row.Capacity) * c + h * hd, hd);
-            float score = VectorOps.Dot(q, row.Keys + (long)(s % row.Capacity) * c + h * hd, hd) * shape.Scale;
+            int mid = (lo + hi + 1) / 2;
+            if (args.FirstUnit[mid] <= unit)
+            {
+                lo = mid;
+            }
+            else
+            {
+                hi = mid - 1;
+            }
+        }
+        ref CachedAttentionChunk chunk = ref args.Chunks[lo];
+        int index = unit - args.FirstUnit[lo];
+        if (chunk.Decoding)
+        {
+            Row(ref chunk, index, h, args.Shape);
+        }
+        else
+        {
+            // Last block first: later blocks see more keys, and starting them early keeps the tail of the job short.
+            int blocks = args.FirstUnit[lo + 1] - args.FirstUnit[lo];
+            PromptBlockAttention.Block(ref chunk, blocks - 1 - index, h, args.Shape);
+        }
+    }
+
+    /// <summary>Head h of row r of a decoding chunk: one pass over the cache for scores, one for the weighted values.</summary>
+    private static void Row(ref CachedAttentionChunk chunk, int r, int h, AttentionShape shape)
+    {
+        int hd = shape.HeadDim, c = shape.Channels, capacity = chunk.Capacity;
+        int position = chunk.FirstPosition + r, first = shape.FirstVisible(position);
+        float* scores = ScratchArena.Get(ScratchArena.AttentionRow, position - first + 1);
+        float* q = chunk.Query + (long)r * chunk.QueryStride + h * hd;
+        float max = float.NegativeInfinity;
+        for (int s = first; s <= position; s++)
+        {
+            PrefetchSlice(chunk.Keys + (long)((s + PrefetchPositions) % capacity) * c + h * hd, hd);
+            float score = VectorOps.Dot(q, chunk.Keys + (long)(s % capacity) * c + h * hd, hd) * shape.Scale;
             scores[s - first] = score;
             max = MathF.Max(max, score);
         }
         float sum = 0f;
-        for (int s = first; s <= row.Position; s++)
+        for (int s = first; s <= position; s++)
         {
             float e = MathF.Exp(scores[s - first] - max);
             scores[s - first] = e;
             sum += e;
         }
         float inverse = 1f / sum;
-        float* o = row.Output + h * hd;
+        float* o = chunk.Output + (long)r * chunk.OutputStride + h * hd;
         VectorOps.Zero(o, hd);
-        for (int s = first; s <= row.Position; s++)
+        for (int s = first; s <= position; s++)
         {
-            PrefetchSlice(row.Values + (long)((s + PrefetchPositions) % row.Capacity) * c + h * hd, hd);
-            VectorOps.Axpy(scores[s - first] * inverse, row.Values + (long)(s % row.Capacity) * c + h * hd, o, hd);
+            PrefetchSlice(chunk.Values + (long)((s + PrefetchPositions) % capacity) * c + h * hd, hd);
+            VectorOps.Axpy(scores[s - first] * inverse, chunk.Values + (long)(s % capacity) * c + h * hd, o, hd);
         }
     }
 

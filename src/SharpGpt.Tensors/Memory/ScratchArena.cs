@@ -15,13 +15,15 @@ internal static unsafe class ScratchArena
     public const int AttentionGradients = 4;
     public const int LayerNormRow = 5;
     public const int QuantizedActivations = 6;
+    public const int AttentionProbabilities = 7;
+    private const int SlotCount = AttentionProbabilities + 1;
 
     [ThreadStatic] private static NativeBuffer?[]? t_slots;
 
     /// <summary>Returns at least <paramref name="floats"/> floats for slot <paramref name="slot"/> of the calling thread.</summary>
     public static float* Get(int slot, long floats)
     {
-        t_slots ??= new NativeBuffer?[QuantizedActivations + 1];
+        t_slots ??= new NativeBuffer?[SlotCount];
         NativeBuffer? buffer = t_slots[slot];
         if (buffer == null || buffer.Length < floats)
         {
