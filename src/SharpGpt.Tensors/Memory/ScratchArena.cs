@@ -16,7 +16,8 @@ internal static unsafe class ScratchArena
     public const int LayerNormRow = 5;
     public const int QuantizedActivations = 6;
     public const int AttentionProbabilities = 7;
-    private const int SlotCount = AttentionProbabilities + 1;
+    public const int GemmTaskPanel = 8;
+    private const int SlotCount = GemmTaskPanel + 1;
 
     [ThreadStatic] private static NativeBuffer?[]? t_slots;
 

@@ -32,6 +32,10 @@ public unsafe class GemmTests
         data.Add(250, 70, 513);
         data.Add(37, 300, 257);
         data.Add(300, 33, 1);
+        // One row block packs each B panel inside its compute task (two column blocks here); several row blocks
+        // share panels packed first.
+        data.Add(100, 4130, 9);
+        data.Add(513, 70, 300);
         return data;
     }
 

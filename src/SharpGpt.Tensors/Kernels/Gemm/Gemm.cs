@@ -84,6 +84,7 @@ public static unsafe class Gemm
         int paddedRows = (m + mr - 1) / mr * mr;
         int maxColumns = Math.Min(ColumnBlock, (n + nr - 1) / nr * nr);
 
+        int rowBlocks = (m + rowBlock - 1) / rowBlock;
         GemmArgs args = new()
         {
             A = a,
@@ -96,8 +97,14 @@ public static unsafe class Gemm
             RowBlock = rowBlock,
             Path = resolved,
             PackedA = ScratchArena.Get(ScratchArena.GemmPackedA, (long)paddedRows * DepthBlock),
-            PackedB = ScratchArena.Get(ScratchArena.GemmPackedB, (long)DepthBlock * maxColumns),
+            // One block of rows (prompts, attention blocks): each B panel is used by one compute task only, so that
+            // task packs it into its own L1/L2-sized buffer instead of every panel going through a shared one first.
+            PackBInTask = rowBlocks == 1,
         };
+        if (!args.PackBInTask)
+        {
+            args.PackedB = ScratchArena.Get(ScratchArena.GemmPackedB, (long)DepthBlock * maxColumns);
+        }
         WorkerPool pool = WorkerPool.Shared;
         for (int jc = 0; jc < n; jc += ColumnBlock)
         {
@@ -110,16 +117,21 @@ public static unsafe class Gemm
                 args.Kc = Math.Min(DepthBlock, k - pc);
                 args.Accumulate = accumulate || pc > 0;
                 int packBTasks = (args.Panels + PanelsPerTask - 1) / PanelsPerTask;
-                int rowBlocks = (m + rowBlock - 1) / rowBlock;
                 if (parallel)
                 {
-                    pool.Run(packBTasks, &PackBTask, &args);
+                    if (!args.PackBInTask)
+                    {
+                        pool.Run(packBTasks, &PackBTask, &args);
+                    }
                     pool.Run(rowBlocks, &PackATask, &args);
                     pool.Run(rowBlocks * packBTasks, &ComputeTask, &args);
                 }
                 else
                 {
-                    RunInline(packBTasks, &PackBTask, &args);
+                    if (!args.PackBInTask)
+                    {
+                        RunInline(packBTasks, &PackBTask, &args);
+                    }
                     RunInline(rowBlocks, &PackATask, &args);
                     RunInline(rowBlocks * packBTasks, &ComputeTask, &args);
                 }
@@ -143,7 +155,7 @@ public static unsafe class Gemm
         public GemmPath Path;
         public float* PackedA, PackedB;
         public int Jc, Nc, Panels, Pc, Kc;
-        public bool Accumulate;
+        public bool Accumulate, PackBInTask;
     }
 
     private static void PackBTask(void* argsPointer, int task)
@@ -179,12 +191,22 @@ public static unsafe class Gemm
         int rowEnd = Math.Min(args.M, row0 + args.RowBlock);
         int mr = args.Mr, nr = args.Nr, kc = args.Kc;
         float* edgeTile = stackalloc float[8 * 32];
+        float* ownPanel = args.PackBInTask ? ScratchArena.Get(ScratchArena.GemmTaskPanel, (long)kc * nr) : null;
 
         for (int p = firstPanel; p < lastPanel; p++)
         {
             int col0 = p * nr;
             int width = Math.Min(nr, args.Nc - col0);
-            float* packedB = args.PackedB + (long)p * kc * nr;
+            float* packedB;
+            if (args.PackBInTask)
+            {
+                packedB = ownPanel;
+                Packing.PackBPanel(args.B, args.Pc, kc, args.Jc + col0, width, nr, packedB);
+            }
+            else
+            {
+                packedB = args.PackedB + (long)p * kc * nr;
+            }
             for (int i = row0; i < rowEnd; i += mr)
             {
                 int height = Math.Min(mr, rowEnd - i);
