@@ -241,18 +241,15 @@ public sealed unsafe class InferenceSession : IInferenceSession
     }
 
     /// <summary>
-    /// x·Wᵀ + b through the quantized matrix when the model has one; else fp32, with decoding rows on the
-    /// weight-streaming row-invariant path and prompt rows on the packed GEMM, one call per run of same-kind rows.
+    /// x·Wᵀ + b, one call per run of same-kind rows: decoding rows on the weight-streaming row-invariant kernels
+    /// (fp32 RowInvariant GEMM, or the integer <see cref="QuantizedMatMul"/>), prompt rows on the packed GEMM (fp32,
+    /// or with a quantized matrix dequantized panel by panel as it is packed). Each path is row-invariant, so the
+    /// kind of a row, not its neighbours, decides its bits.
     /// </summary>
     /// <param name="streamed">Per row: true for the weight-streaming path, false for the packed GEMM.</param>
     private void Linear(float* output, float* input, QuantizedMatrix? quantized, long weight, long bias, int rows, int inDim, int outDim, bool[] streamed)
     {
         float* b = bias >= 0 ? Param(bias) : null;
-        if (quantized != null)
-        {
-            QuantizedMatMul.Forward(output, input, quantized, b, rows);
-            return;
-        }
         for (int start = 0; start < rows;)
         {
             int end = start + 1;
@@ -260,8 +257,19 @@ public sealed unsafe class InferenceSession : IInferenceSession
             {
                 end++;
             }
-            MatMul.Forward(output + (long)start * outDim, input + (long)start * inDim, Param(weight), b, end - start, inDim, outDim,
-                streamed[start] ? GemmPath.RowInvariant : GemmPath.Packed);
+            float* o = output + (long)start * outDim, x = input + (long)start * inDim;
+            if (quantized == null)
+            {
+                MatMul.Forward(o, x, Param(weight), b, end - start, inDim, outDim, streamed[start] ? GemmPath.RowInvariant : GemmPath.Packed);
+            }
+            else if (streamed[start])
+            {
+                QuantizedMatMul.Forward(o, x, quantized, b, end - start);
+            }
+            else
+            {
+                DequantizingMatMul.Forward(o, x, quantized, b, end - start);
+            }
             start = end;
         }
     }

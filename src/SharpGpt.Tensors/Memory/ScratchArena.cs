@@ -17,7 +17,8 @@ internal static unsafe class ScratchArena
     public const int QuantizedActivations = 6;
     public const int AttentionProbabilities = 7;
     public const int GemmTaskPanel = 8;
-    private const int SlotCount = GemmTaskPanel + 1;
+    public const int DequantizedPanel = 9;
+    private const int SlotCount = DequantizedPanel + 1;
 
     [ThreadStatic] private static NativeBuffer?[]? t_slots;
 

@@ -1,5 +1,6 @@
 using SharpGpt.Model.Inference;
 using SharpGpt.Model.Training;
+using SharpGpt.Tensors.Kernels.Quantized;
 using SharpGpt.Tensors.Random;
 using SharpGpt.TestSupport;
 using Xunit;
@@ -99,12 +100,20 @@ public class InferenceSessionTests
         }
     }
 
-    [Fact]
-    public void PromptAndDecodingRowsAreBitwiseIndependentOfBatchingAndChunking()
+    [Theory]
+    [InlineData(null)]
+    [InlineData(QuantizationKind.Int8)]
+    [InlineData(QuantizationKind.Int4)]
+    public void PromptAndDecodingRowsAreBitwiseIndependentOfBatchingAndChunking(QuantizationKind? quantization)
     {
-        // Prompt rows use the packed GEMM and decoding rows the weight-streaming one; each must give exactly the
-        // same bits whatever else shares the step and however the prompt is chunked (the server relies on it).
+        // Prompt rows use the packed GEMM (quantized weights dequantized as they are packed) and decoding rows the
+        // weight-streaming kernels; each must give exactly the same bits whatever else shares the step and however
+        // the prompt is chunked (the server relies on it).
         using GptModel model = RandomModel(ModelFamily.GptNeo, window: 6);
+        if (quantization is { } kind)
+        {
+            model.Quantize(kind);
+        }
         // 20 prompt rows alone, then 5- and 17-row steps: a path chosen by row count (the skinny GEMM up to 16
         // rows) would compute the same prompt rows differently and fail this test.
         int[] prompt = TestArrays.Integers(new Rng(5), 20, 61);

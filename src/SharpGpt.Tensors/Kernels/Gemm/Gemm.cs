@@ -38,7 +38,21 @@ public static unsafe class Gemm
     public static void MultiplyOnThisThread(int m, int n, int k, MatrixView a, MatrixView b, float* c, int ldc, bool accumulate) =>
         Multiply(m, n, k, a, b, c, ldc, accumulate, GemmPath.Auto, parallel: false);
 
-    private static void Multiply(int m, int n, int k, MatrixView a, MatrixView b, float* c, int ldc, bool accumulate, GemmPath path, bool parallel)
+    /// <summary>
+    /// C = (accumulate ? C : 0) + A·B on the packed path, where B exists only through <paramref name="packPanel"/>:
+    /// called as packPanel(context, k0, kc, col0, width, nr, dst), it writes depth [k0, k0+kc) × columns
+    /// [col0, col0+width) of B as one NR-wide panel (k-major, zero-padded to nr columns), like
+    /// <see cref="Packing.PackBPanel"/>. Quantized weights use it to be dequantized while they are packed.
+    /// </summary>
+    public static void MultiplyPanels(int m, int n, int k, MatrixView a, delegate*<void*, int, int, int, int, int, float*, void> packPanel, void* context,
+        float* c, int ldc, bool accumulate)
+    {
+        ArgumentNullException.ThrowIfNull(packPanel);
+        Multiply(m, n, k, a, default, c, ldc, accumulate, GemmPath.Packed, parallel: true, packPanel, context);
+    }
+
+    private static void Multiply(int m, int n, int k, MatrixView a, MatrixView b, float* c, int ldc, bool accumulate, GemmPath path, bool parallel,
+        delegate*<void*, int, int, int, int, int, float*, void> packPanel = null, void* packContext = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(m);
         ArgumentOutOfRangeException.ThrowIfNegative(n);
@@ -100,6 +114,8 @@ public static unsafe class Gemm
             // One block of rows (prompts, attention blocks): each B panel is used by one compute task only, so that
             // task packs it into its own L1/L2-sized buffer instead of every panel going through a shared one first.
             PackBInTask = rowBlocks == 1,
+            PackPanel = packPanel,
+            PackContext = packContext,
         };
         if (!args.PackBInTask)
         {
@@ -156,6 +172,9 @@ public static unsafe class Gemm
         public float* PackedA, PackedB;
         public int Jc, Nc, Panels, Pc, Kc;
         public bool Accumulate, PackBInTask;
+        /// <summary>Null: panels are packed from <see cref="B"/>; else they come from this function (see MultiplyPanels).</summary>
+        public delegate*<void*, int, int, int, int, int, float*, void> PackPanel;
+        public void* PackContext;
     }
 
     private static void PackBTask(void* argsPointer, int task)
@@ -167,8 +186,7 @@ public static unsafe class Gemm
         {
             int col0 = p * args.Nr;
             int width = Math.Min(args.Nr, args.Nc - col0);
-            Packing.PackBPanel(args.B, args.Pc, args.Kc, args.Jc + col0, width, args.Nr,
-                args.PackedB + (long)p * args.Kc * args.Nr);
+            PackPanel(ref args, col0, width, args.PackedB + (long)p * args.Kc * args.Nr);
         }
     }
 
@@ -201,7 +219,7 @@ public static unsafe class Gemm
             if (args.PackBInTask)
             {
                 packedB = ownPanel;
-                Packing.PackBPanel(args.B, args.Pc, kc, args.Jc + col0, width, nr, packedB);
+                PackPanel(ref args, col0, width, packedB);
             }
             else
             {
@@ -241,6 +259,19 @@ public static unsafe class Gemm
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>Columns [col0, col0 + width) of the current block, depth slab [Pc, Pc + Kc), as one panel at dst.</summary>
+    private static void PackPanel(ref GemmArgs args, int col0, int width, float* dst)
+    {
+        if (args.PackPanel != null)
+        {
+            args.PackPanel(args.PackContext, args.Pc, args.Kc, args.Jc + col0, width, args.Nr, dst);
+        }
+        else
+        {
+            Packing.PackBPanel(args.B, args.Pc, args.Kc, args.Jc + col0, width, args.Nr, dst);
         }
     }
 

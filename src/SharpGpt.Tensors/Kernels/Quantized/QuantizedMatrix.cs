@@ -114,32 +114,11 @@ public sealed unsafe class QuantizedMatrix : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegative(row);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(row, Rows);
-        float* scales = Scales + (long)row * Groups;
-        for (int g = 0; g < Groups; g++)
-        {
-            byte* group = Group(row, g);
-            float scale = scales[g];
-            int start = g * GroupSize, count = Math.Min(GroupSize, Columns - start);
-            for (int i = 0; i < count; i++)
-            {
-                destination[start + i] = scale * Decode(group, i);
-            }
-        }
+        new QuantizedRows(this).Dequantize(row, 0, Columns, destination);
     }
 
     /// <summary>The quantized value of element (row, column) as an integer.</summary>
-    public int Value(int row, int column) => Decode(Group(row, column / GroupSize), column % GroupSize);
-
-    /// <summary>Element <paramref name="i"/> (0–31) of a group, as <see cref="Group"/> stores it.</summary>
-    private int Decode(byte* group, int i)
-    {
-        if (Kind == QuantizationKind.Int8)
-        {
-            return (sbyte)group[i];
-        }
-        byte packed = group[i % 16];
-        return (i < 16 ? packed & 0xF : packed >> 4) - 8;
-    }
+    public int Value(int row, int column) => new QuantizedRows(this).Value(Group(row, column / GroupSize), column % GroupSize);
 
     /// <summary>w ≈ scale · q for element (row, column).</summary>
     public float Dequantize(int row, int column) => Scales[(long)row * Groups + column / GroupSize] * Value(row, column);

@@ -1,0 +1,81 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace SharpGpt.Tensors.Kernels.Quantized;
+
+/// <summary>
+/// The raw layout of a <see cref="QuantizedMatrix"/> as an unmanaged value (a GEMM panel packer's context), and
+/// dequantization of a range of one row: w = scale · q, the values the quantized matmul multiplies by.
+/// </summary>
+internal unsafe struct QuantizedRows
+{
+    public byte* Data;
+    public float* Scales;
+    public int Columns;
+    public int Groups;
+    public int BytesPerGroup;
+    public bool Int4;
+
+    public QuantizedRows(QuantizedMatrix matrix)
+    {
+        Data = matrix.Group(0, 0);
+        Scales = matrix.Scales;
+        Columns = matrix.Columns;
+        Groups = matrix.Groups;
+        BytesPerGroup = matrix.BytesPerGroup;
+        Int4 = matrix.Kind == QuantizationKind.Int4;
+    }
+
+    /// <summary>
+    /// Columns [k0, k0 + count) of row <paramref name="row"/> into destination[0 .. count). k0 is a multiple of the
+    /// group size. Whole groups go through AVX-512 (sign- or zero-extend, convert, one multiply by the scale), the
+    /// rest through the same arithmetic in scalar code, so both give the same bits.
+    /// </summary>
+    public readonly void Dequantize(int row, int k0, int count, float* destination)
+    {
+        const int G = QuantizedMatrix.GroupSize;
+        int end = k0 + count;
+        for (int g = k0 / G, start = k0; start < end; g++, start += G)
+        {
+            byte* group = Data + ((long)row * Groups + g) * BytesPerGroup;
+            float scale = Scales[(long)row * Groups + g];
+            float* dst = destination + (start - k0);
+            int n = Math.Min(G, end - start);
+            if (n == G && Avx512F.IsSupported)
+            {
+                Vector512<int> low, high;
+                if (Int4)
+                {
+                    // Element i < 16 is the low nibble of byte i, element i + 16 its high nibble; both stored + 8.
+                    Vector128<byte> packed = Vector128.Load(group);
+                    low = Avx512F.ConvertToVector512Int32(packed & Vector128.Create((byte)0xF)) - Vector512.Create(8);
+                    high = Avx512F.ConvertToVector512Int32(Vector128.ShiftRightLogical(packed, 4)) - Vector512.Create(8);
+                }
+                else
+                {
+                    low = Avx512F.ConvertToVector512Int32(Vector128.Load((sbyte*)group));
+                    high = Avx512F.ConvertToVector512Int32(Vector128.Load((sbyte*)group + 16));
+                }
+                Vector512<float> s = Vector512.Create(scale);
+                (Vector512.ConvertToSingle(low) * s).Store(dst);
+                (Vector512.ConvertToSingle(high) * s).Store(dst + 16);
+                continue;
+            }
+            for (int i = 0; i < n; i++)
+            {
+                dst[i] = scale * Value(group, i);
+            }
+        }
+    }
+
+    /// <summary>Element <paramref name="i"/> (0–31) of a group as an integer.</summary>
+    public readonly int Value(byte* group, int i)
+    {
+        if (!Int4)
+        {
+            return (sbyte)group[i];
+        }
+        byte packed = group[i % 16];
+        return (i < 16 ? packed & 0xF : packed >> 4) - 8;
+    }
+}
