@@ -5,6 +5,7 @@ using SharpGpt.Evaluation.Tasks;
 using SharpGpt.Inference;
 using SharpGpt.Inference.Generation;
 using SharpGpt.Inference.Sampling;
+using SharpGpt.Inference.Serving;
 using SharpGpt.Model;
 using SharpGpt.Model.Backends;
 using SharpGpt.Model.Inference;
@@ -66,8 +67,21 @@ public sealed class EvalRunner : IDisposable
         var examples = new List<ExampleResult>(items.Count);
         int reduced = 0, minimumShots = shots;
         var clock = Stopwatch.StartNew();
-        // Log-likelihood items are scored a block at a time, so that the scorer can pack several into each wave.
-        foreach (EvalItem[] block in items.Chunk(task.Task.Kind == TaskKind.Generation ? 1 : _session.SlotCount))
+        // Generation tasks decode a block of examples together through a batching engine of as many slots (its own
+        // KV cache, released with the task); greedy decoding on row-invariant kernels gives each example the tokens
+        // it would get alone.
+        using GenerationEngine? engine = task.Task.Kind == TaskKind.Generation
+            ? new GenerationEngine(_model, new EngineOptions
+            {
+                MaxSequences = _session.SlotCount,
+                MaxTokensPerStep = Math.Max(_session.MaxTokensPerStep, _session.SlotCount),
+                MaxContext = _session.MaxContext,
+                QueueLength = _session.SlotCount,
+            })
+            : null;
+        // Items are handled a block at a time, so that the scorer can pack several into each wave and the engine
+        // decode several at once.
+        foreach (EvalItem[] block in items.Chunk(_session.SlotCount))
         {
             cancellation.ThrowIfCancellationRequested();
             var prompts = new List<(EvalItem Item, string Prefix, int Shots)>(block.Length);
@@ -82,8 +96,8 @@ public sealed class EvalRunner : IDisposable
                 }
                 prompts.Add((item, FewShotPromptBuilder.Prefix(task, chosen, used), used));
             }
-            examples.AddRange(task.Task.Kind == TaskKind.Generation
-                ? prompts.Select(p => Generation(task.Task, p.Item, p.Prefix, p.Shots, cancellation))
+            examples.AddRange(engine != null
+                ? GenerateBlock(engine, task.Task, prompts, cancellation)
                 : ScoreBlock(task.Task, prompts));
             progress?.Report(new EvalProgress(task.Task.Name, shots, examples.Count, items.Count, clock.Elapsed.TotalSeconds));
         }
@@ -233,25 +247,41 @@ public sealed class EvalRunner : IDisposable
         };
     }
 
-    private ExampleResult Generation(EvalTask task, EvalItem item, string prefix, int shots, CancellationToken cancellation)
+    /// <summary>Greedy generations of a block of examples, submitted together and read back in order.</summary>
+    private List<ExampleResult> GenerateBlock(GenerationEngine engine, EvalTask task, List<(EvalItem Item, string Prefix, int Shots)> prompts,
+        CancellationToken cancellation)
     {
-        string context = prefix + task.QueryText(item);
-        var generator = new TextGenerator(_model);
         var options = new GenerationOptions { MaxTokens = task.MaxGeneratedTokens, Stop = task.StopSequences, Sampling = SamplingOptions.Greedy };
-        int[] ids = _model.RequireTokenizer().Encode(context);
-        int room = _session.MaxContext - task.MaxGeneratedTokens;
-        if (ids.Length > room)
+        var submitted = new List<(string Context, System.Threading.Channels.ChannelReader<EngineEvent> Events)>(prompts.Count);
+        foreach ((EvalItem item, string prefix, _) in prompts)
         {
-            ids = ids[^room..];
+            string context = prefix + task.QueryText(item);
+            int[] ids = _model.RequireTokenizer().Encode(context);
+            int room = _session.MaxContext - task.MaxGeneratedTokens;
+            if (ids.Length > room)
+            {
+                ids = ids[^room..];
+            }
+            // The queue holds a whole block, so a submission is never refused.
+            var events = engine.TrySubmit(new EngineRequest { Prompt = ids, Options = options }, cancellation)
+                ?? throw new InvalidOperationException("The evaluation engine refused a generation request.");
+            submitted.Add((context, events));
         }
-        string generated = string.Concat(generator.Generate(_session, 0, ids, options, cancellation).Select(e => e.Text));
-        double exact = AnswerMatch.ExactMatch(generated, item.Target);
-        return new ExampleResult
+        var results = new List<ExampleResult>(prompts.Count);
+        for (int i = 0; i < prompts.Count; i++)
         {
-            Task = task.Name, Shots = shots, Index = item.Index, Contexts = [context], Continuations = [task.ContinuationDelimiter + item.Target],
-            Generated = generated, Target = item.Target, Correct = exact == 1,
-            Metrics = new Dictionary<string, double> { ["exact_match"] = exact, ["f1"] = AnswerMatch.F1(generated, item.Target) },
-        };
+            (EvalItem item, _, int shots) = prompts[i];
+            string generated = string.Concat(submitted[i].Events.ReadAllAsync(cancellation).ToBlockingEnumerable(cancellation)
+                .OfType<TokenGenerated>().Select(e => e.Token.Text));
+            double exact = AnswerMatch.ExactMatch(generated, item.Target);
+            results.Add(new ExampleResult
+            {
+                Task = task.Name, Shots = shots, Index = item.Index, Contexts = [submitted[i].Context], Continuations = [task.ContinuationDelimiter + item.Target],
+                Generated = generated, Target = item.Target, Correct = exact == 1,
+                Metrics = new Dictionary<string, double> { ["exact_match"] = exact, ["f1"] = AnswerMatch.F1(generated, item.Target) },
+            });
+        }
+        return results;
     }
 
     private static int ArgMax(IEnumerable<double> values)
