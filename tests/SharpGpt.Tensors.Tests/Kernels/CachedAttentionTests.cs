@@ -137,6 +137,24 @@ public unsafe class CachedAttentionTests
         });
     }
 
+    [Theory]
+    [InlineData(0, 0)]   // an empty chunk
+    [InlineData(1, -1)]  // a negative position
+    public void RejectsAnEmptyChunkOrANegativePosition(int count, int first)
+    {
+        AttentionShape shape = new(1, 4, 0, 1f);
+        float[] buffer = new float[64];
+        var error = Assert.Throws<ArgumentException>(() =>
+        {
+            fixed (float* p = buffer)
+            {
+                CachedAttentionChunk chunk = Chunk(p, p + 4, p + 8, p + 24, 4, first, count, 4, decoding: false);
+                CachedAttention.Forward(&chunk, 1, shape);
+            }
+        });
+        Assert.Contains("Chunk 0", error.Message);
+    }
+
     /// <summary>The ring an inference session gives a layer for steps of up to <paramref name="chunkSize"/> rows.</summary>
     private static int SessionCapacity(int time, int window, int chunkSize) => window > 0 ? Math.Min(time, window + chunkSize - 1) : time;
 
