@@ -32,6 +32,7 @@ public class CommandLineTests
             var results = document.RootElement.GetProperty("results").EnumerateArray()
                 .ToDictionary(r => r.GetProperty("Name").GetString()!, r => (Value: r.GetProperty("Value").GetDouble(), Detail: r.GetProperty("Detail").GetString()!));
             Assert.Contains(results.Keys, name => name.StartsWith("decode (1 stream, int8", StringComparison.Ordinal));
+            Assert.Contains(results.Keys, name => name.StartsWith("prefill, int8 weights (", StringComparison.Ordinal));
             // Decoding's weight stream is reported against a plain read of as many bytes in the same run.
             Assert.Contains("decode fp32: weight stream / plain read", results.Keys);
             Assert.All(results.Values, r => Assert.True(r.Value > 0 && double.IsFinite(r.Value)));

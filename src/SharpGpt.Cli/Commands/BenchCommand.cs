@@ -76,7 +76,7 @@ internal static class BenchCommand
                     string key = result.Name.StartsWith("gemm ", StringComparison.Ordinal) ? "gemm " + result.Name.Split(' ')[1]
                         : result.Name.StartsWith("training peak memory", StringComparison.Ordinal) ? "training peak memory GiB"
                         : result.Name.StartsWith("training", StringComparison.Ordinal) ? "training tokens/s"
-                        : result.Name.StartsWith("prefill", StringComparison.Ordinal) ? "prefill tokens/s"
+                        : result.Name.StartsWith("prefill (", StringComparison.Ordinal) ? "prefill tokens/s"
                         : result.Name.Contains("fp32 weights") ? "decode tokens/s" : "";
                     double? Read(System.Text.Json.JsonElement? e) => e is { } v && key.Length > 0 && v.TryGetProperty(key, out var p) ? p.GetDouble() : null;
                     double? plain = Read(torch), best = Read(tuned);
