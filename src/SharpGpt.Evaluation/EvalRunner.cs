@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Threading.Channels;
 using SharpGpt.Evaluation.Metrics;
 using SharpGpt.Evaluation.Scoring;
 using SharpGpt.Evaluation.Tasks;
@@ -252,7 +253,7 @@ public sealed class EvalRunner : IDisposable
         CancellationToken cancellation)
     {
         var options = new GenerationOptions { MaxTokens = task.MaxGeneratedTokens, Stop = task.StopSequences, Sampling = SamplingOptions.Greedy };
-        var submitted = new List<(string Context, System.Threading.Channels.ChannelReader<EngineEvent> Events)>(prompts.Count);
+        var submitted = new List<(string Context, ChannelReader<EngineEvent> Events)>(prompts.Count);
         foreach ((EvalItem item, string prefix, _) in prompts)
         {
             string context = prefix + task.QueryText(item);

@@ -121,7 +121,6 @@ public static unsafe class Gemm
         {
             args.PackedB = ScratchArena.Get(ScratchArena.GemmPackedB, (long)DepthBlock * maxColumns);
         }
-        WorkerPool pool = WorkerPool.Shared;
         for (int jc = 0; jc < n; jc += ColumnBlock)
         {
             args.Jc = jc;
@@ -133,30 +132,24 @@ public static unsafe class Gemm
                 args.Kc = Math.Min(DepthBlock, k - pc);
                 args.Accumulate = accumulate || pc > 0;
                 int packBTasks = (args.Panels + PanelsPerTask - 1) / PanelsPerTask;
-                if (parallel)
+                if (!args.PackBInTask)
                 {
-                    if (!args.PackBInTask)
-                    {
-                        pool.Run(packBTasks, &PackBTask, &args);
-                    }
-                    pool.Run(rowBlocks, &PackATask, &args);
-                    pool.Run(rowBlocks * packBTasks, &ComputeTask, &args);
+                    Dispatch(parallel, packBTasks, &PackBTask, &args);
                 }
-                else
-                {
-                    if (!args.PackBInTask)
-                    {
-                        RunInline(packBTasks, &PackBTask, &args);
-                    }
-                    RunInline(rowBlocks, &PackATask, &args);
-                    RunInline(rowBlocks * packBTasks, &ComputeTask, &args);
-                }
+                Dispatch(parallel, rowBlocks, &PackATask, &args);
+                Dispatch(parallel, rowBlocks * packBTasks, &ComputeTask, &args);
             }
         }
     }
 
-    private static void RunInline(int tasks, delegate*<void*, int, void> body, GemmArgs* args)
+    /// <summary>Runs the tasks on the worker pool, or one after another on this thread.</summary>
+    private static void Dispatch(bool parallel, int tasks, delegate*<void*, int, void> body, GemmArgs* args)
     {
+        if (parallel)
+        {
+            WorkerPool.Shared.Run(tasks, body, args);
+            return;
+        }
         for (int task = 0; task < tasks; task++)
         {
             body(args, task);

@@ -48,8 +48,7 @@ public static unsafe class QuantizedMatMul
         var args = new Args
         {
             Output = output, Activations = activations, ActivationScales = activationScales, Bias = bias, Rows = rows,
-            Data = weights.Group(0, 0), Scales = weights.Scales,
-            N = weights.Rows, Groups = groups, Int4 = weights.Kind == QuantizationKind.Int4, BytesPerGroup = weights.BytesPerGroup,
+            Weights = new QuantizedRows(weights), N = weights.Rows,
             Vnni = path switch { QuantizedPath.Scalar => false, QuantizedPath.Vnni => true, _ => AvxVnni.IsSupported },
         };
         // Each thread streams long contiguous ranges of 4-row blocks (see StreamingSplit).
@@ -107,23 +106,22 @@ public static unsafe class QuantizedMatMul
 
     private struct Args
     {
-        public float* Output, ActivationScales, Bias, Scales;
-        public byte* Activations, Data;
-        public int Rows, N, Groups, BytesPerGroup;
-        public bool Vnni, Int4;
+        public float* Output, ActivationScales, Bias;
+        public byte* Activations;
+        public QuantizedRows Weights;
+        public int Rows, N;
+        public bool Vnni;
         public StreamingSplit Split;
-
-        /// <summary>Group g of weight row r.</summary>
-        public readonly byte* Group(int r, int g) => Data + ((long)r * Groups + g) * BytesPerGroup;
     }
 
     private static void Task(void* argsPointer, int task)
     {
         ref Args args = ref *(Args*)argsPointer;
-        int groups = args.Groups, n = args.N;
+        ref readonly QuantizedRows weights = ref args.Weights;
+        int groups = weights.Groups, n = args.N;
         (int b0, int b1) = args.Split.Range(task);
         int first = b0 * 4, last = Math.Min(n, b1 * 4);
-        long rowBytes = (long)groups * args.BytesPerGroup;
+        long rowBytes = (long)groups * weights.BytesPerGroup;
         // Tiles of TileColumns weight rows: with several input rows, a tile is read from DRAM once and stays in
         // L1/L2 while every input row uses it.
         for (int j0 = first; j0 < last; j0 += TileColumns)
@@ -139,9 +137,9 @@ public static unsafe class QuantizedMatMul
                 {
                     for (; j + 4 <= j1; j += 4)
                     {
-                        byte* data = args.Data + j * rowBytes;
-                        float* scales = args.Scales + (long)j * groups;
-                        if (args.Int4)
+                        byte* data = weights.Data + j * rowBytes;
+                        float* scales = weights.Scales + (long)j * groups;
+                        if (weights.Int4)
                         {
                             Dot4<Int4Groups>(data, rowBytes, x, sx, scales, groups, y + j);
                         }
@@ -153,7 +151,7 @@ public static unsafe class QuantizedMatMul
                 }
                 for (; j < j1; j++)
                 {
-                    y[j] = args.Vnni ? DotVnni(args, j, x, sx) : DotScalar(args, j, x, sx);
+                    y[j] = args.Vnni ? DotVnni(weights, j, x, sx) : DotScalar(weights, j, x, sx);
                 }
                 if (args.Bias != null)
                 {
@@ -238,7 +236,7 @@ public static unsafe class QuantizedMatMul
         public static Vector256<sbyte> Load(byte* group) => Unpack4(group);
     }
 
-    private static float DotVnni(in Args w, int row, byte* x, float* sx)
+    private static float DotVnni(in QuantizedRows w, int row, byte* x, float* sx)
     {
         int groups = w.Groups;
         float* sw = w.Scales + (long)row * groups;
@@ -265,7 +263,7 @@ public static unsafe class QuantizedMatMul
         return (Vector256.Create(low, high) - Vector256.Create((byte)8)).AsSByte();
     }
 
-    private static float DotScalar(in Args w, int row, byte* x, float* sx)
+    private static float DotScalar(in QuantizedRows w, int row, byte* x, float* sx)
     {
         int groups = w.Groups;
         float total = 0;
@@ -276,8 +274,7 @@ public static unsafe class QuantizedMatMul
             byte* wg = w.Group(row, g);
             for (int i = 0; i < QuantizedMatrix.GroupSize; i++)
             {
-                int q = w.Int4 ? (i < 16 ? wg[i] & 0xF : wg[i - 16] >> 4) - 8 : (sbyte)wg[i];
-                sum += (sbyte)xg[i] * q;
+                sum += (sbyte)xg[i] * w.Value(wg, i);
             }
             total += sx[g] * w.Scales[(long)row * groups + g] * sum;
         }

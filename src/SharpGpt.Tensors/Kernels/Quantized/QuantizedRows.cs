@@ -4,8 +4,9 @@ using System.Runtime.Intrinsics.X86;
 namespace SharpGpt.Tensors.Kernels.Quantized;
 
 /// <summary>
-/// The raw layout of a <see cref="QuantizedMatrix"/> as an unmanaged value (a GEMM panel packer's context), and
-/// dequantization of a range of one row: w = scale · q, the values the quantized matmul multiplies by.
+/// The raw layout of a <see cref="QuantizedMatrix"/> as an unmanaged value (what the integer matmul's tasks and
+/// the dequantizing GEMM's panel packer read), element decoding, and dequantization of a range of one row:
+/// w = scale · q, the values the quantized matmul multiplies by.
 /// </summary>
 internal unsafe struct QuantizedRows
 {
@@ -26,6 +27,9 @@ internal unsafe struct QuantizedRows
         Int4 = matrix.Kind == QuantizationKind.Int4;
     }
 
+    /// <summary>Group g of row r (see <see cref="QuantizedMatrix.Group"/>).</summary>
+    public readonly byte* Group(int row, int g) => Data + ((long)row * Groups + g) * BytesPerGroup;
+
     /// <summary>
     /// Columns [k0, k0 + count) of row <paramref name="row"/> into destination[0 .. count). k0 is a multiple of the
     /// group size. Whole groups go through AVX-512 (sign- or zero-extend, convert, one multiply by the scale), the
@@ -37,7 +41,7 @@ internal unsafe struct QuantizedRows
         int end = k0 + count;
         for (int g = k0 / G, start = k0; start < end; g++, start += G)
         {
-            byte* group = Data + ((long)row * Groups + g) * BytesPerGroup;
+            byte* group = Group(row, g);
             float scale = Scales[(long)row * Groups + g];
             float* dst = destination + (start - k0);
             int n = Math.Min(G, end - start);
