@@ -33,6 +33,9 @@ public unsafe class QuantizedMatMulTests
             data.Add(17, 31, 257, kind);
             // Several 32-row cache tiles per thread's range, and a 1-row tail after the last 4-row block.
             data.Add(3, 301, 96, kind);
+            // GPT-2 XL's width: 50 groups, whole wide units (2 or 4 groups) and a tail of groups after them.
+            data.Add(2, 9, 1600, kind);
+            data.Add(4, 8, 224, kind);
         }
         return data;
     }
@@ -49,9 +52,10 @@ public unsafe class QuantizedMatMulTests
         {
             using QuantizedMatrix q = QuantizedMatrix.Quantize(pw, n, k, kind);
             ReferenceQuantizedMatMul.Forward(expected, x, q, bias, rows);
-            foreach (QuantizedPath path in new[] { QuantizedPath.Auto, QuantizedPath.Vnni, QuantizedPath.Scalar })
+            foreach (QuantizedPath path in Enum.GetValues<QuantizedPath>())
             {
-                if (path == QuantizedPath.Vnni && !System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
+                if ((path == QuantizedPath.Vnni && !System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
+                    || (path == QuantizedPath.Avx512 && !System.Runtime.Intrinsics.X86.Avx512BW.IsSupported))
                 {
                     continue;
                 }
@@ -63,6 +67,44 @@ public unsafe class QuantizedMatMulTests
                 NumericAssert.CloseRelativeToScale(expected, actual, TwinTolerance, $"{kind} {path}");
             }
             NumericAssert.CloseRelativeToScale(exact, expected, kind == QuantizationKind.Int8 ? Int8VersusFloat : Int4VersusFloat, $"{kind} vs fp32");
+        }
+    }
+
+    /// <summary>
+    /// Decoding relies on a row's result not depending on the batch it came in: every path must give each row the
+    /// same bits computed alone as in a batch of 7 (4-row blocks, single tail rows, whole units and tail groups).
+    /// </summary>
+    [Theory]
+    [InlineData(QuantizationKind.Int8, 224)]
+    [InlineData(QuantizationKind.Int4, 224)]
+    [InlineData(QuantizationKind.Int8, 768)]
+    [InlineData(QuantizationKind.Int4, 1600)]
+    public void EveryRowGetsTheSameBitsAloneAsInABatch(QuantizationKind kind, int k)
+    {
+        const int Rows = 7, N = 38;
+        Rng rng = new((ulong)k);
+        float[] x = TestArrays.Uniform(rng, Rows * k), w = TestArrays.Uniform(rng, N * k);
+        fixed (float* pw = w, px = x)
+        {
+            using QuantizedMatrix q = QuantizedMatrix.Quantize(pw, N, k, kind);
+            foreach (QuantizedPath path in Enum.GetValues<QuantizedPath>())
+            {
+                if ((path == QuantizedPath.Vnni && !System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
+                    || (path == QuantizedPath.Avx512 && !System.Runtime.Intrinsics.X86.Avx512BW.IsSupported))
+                {
+                    continue;
+                }
+                float[] batch = new float[Rows * N], alone = new float[N];
+                fixed (float* pbatch = batch, palone = alone)
+                {
+                    QuantizedMatMul.Forward(pbatch, px, q, null, Rows, path);
+                    for (int r = 0; r < Rows; r++)
+                    {
+                        QuantizedMatMul.Forward(palone, px + r * k, q, null, 1, path);
+                        Assert.True(alone.AsSpan().SequenceEqual(batch.AsSpan(r * N, N)), $"{kind} {path}: row {r} differs alone");
+                    }
+                }
+            }
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -81,5 +82,16 @@ internal unsafe struct QuantizedRows
         }
         byte packed = group[i % 16];
         return (i < 16 ? packed & 0xF : packed >> 4) - 8;
+    }
+
+    /// <summary>16 packed bytes → 32 signed values: low nibbles are elements 0–15, high nibbles 16–31 (both stored +8).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<sbyte> Unpack4(byte* packed)
+    {
+        Vector128<byte> bytes = Vector128.Load(packed);
+        Vector128<byte> mask = Vector128.Create((byte)0x0F);
+        Vector128<byte> low = bytes & mask;
+        Vector128<byte> high = Vector128.ShiftRightLogical(bytes.AsUInt16(), 4).AsByte() & mask;
+        return (Vector256.Create(low, high) - Vector256.Create((byte)8)).AsSByte();
     }
 }
