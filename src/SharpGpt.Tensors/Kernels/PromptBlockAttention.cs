@@ -58,9 +58,10 @@ public static unsafe class PromptBlockAttention
 
     /// <summary>
     /// scores ← softmax(scale · scores), computed in <paramref name="scratch"/> (the start of a scratch buffer) so
-    /// that the result depends only on the values, not on where the row sits in the block.
+    /// that the result depends only on the values, not on where the row sits in the block. Vectorised, exp
+    /// included; decoding rows (<see cref="CachedAttention"/>) use it too.
     /// </summary>
-    private static void Softmax(Span<float> scores, Span<float> scratch, float scale)
+    internal static void Softmax(Span<float> scores, Span<float> scratch, float scale)
     {
         TensorPrimitives.Multiply(scores, scale, scratch);
         float max = TensorPrimitives.Max(scratch);
