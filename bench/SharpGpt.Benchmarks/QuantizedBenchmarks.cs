@@ -6,7 +6,10 @@ using SharpGpt.Tensors.Reference;
 
 namespace SharpGpt.Benchmarks;
 
-/// <summary>Decode-shaped matrix-vector products (one row through a 768 → 3072 layer): fp32, int8 and int4 weights.</summary>
+/// <summary>
+/// Decode-shaped matrix-vector products (one row through a 768 → 3072 layer, in cache): fp32, and int8 and int4
+/// weights through each integer path (256-bit VNNI, 512-bit AVX-512BW).
+/// </summary>
 public unsafe class QuantizedBenchmarks
 {
     private const int K = 768, N = 3072;
@@ -27,8 +30,11 @@ public unsafe class QuantizedBenchmarks
         {
             float[] expected = new float[N];
             ReferenceQuantizedMatMul.Forward(expected, _x.Span, q, default, 1);
-            QuantizedMatMul.Forward(_y.Pointer, _x.Pointer, q, null, 1);
-            Verify.Close(expected, _y.Span, 1e-5, $"{q.Kind} matvec");
+            foreach (QuantizedPath path in new[] { QuantizedPath.Vnni, QuantizedPath.Avx512 })
+            {
+                QuantizedMatMul.Forward(_y.Pointer, _x.Pointer, q, null, 1, path);
+                Verify.Close(expected, _y.Span, 1e-5, $"{q.Kind} {path} matvec");
+            }
         }
     }
 
@@ -36,8 +42,14 @@ public unsafe class QuantizedBenchmarks
     public void Float32() => Gemm.Multiply(1, N, K, MatrixView.RowMajor(_x.Pointer, K), MatrixView.Transposed(_w.Pointer, K), _y.Pointer, N, false, GemmPath.RowInvariant);
 
     [Benchmark]
-    public void Int8() => QuantizedMatMul.Forward(_y.Pointer, _x.Pointer, _int8, null, 1);
+    public void Int8Vnni() => QuantizedMatMul.Forward(_y.Pointer, _x.Pointer, _int8, null, 1, QuantizedPath.Vnni);
 
     [Benchmark]
-    public void Int4() => QuantizedMatMul.Forward(_y.Pointer, _x.Pointer, _int4, null, 1);
+    public void Int8Avx512() => QuantizedMatMul.Forward(_y.Pointer, _x.Pointer, _int8, null, 1, QuantizedPath.Avx512);
+
+    [Benchmark]
+    public void Int4Vnni() => QuantizedMatMul.Forward(_y.Pointer, _x.Pointer, _int4, null, 1, QuantizedPath.Vnni);
+
+    [Benchmark]
+    public void Int4Avx512() => QuantizedMatMul.Forward(_y.Pointer, _x.Pointer, _int4, null, 1, QuantizedPath.Avx512);
 }
