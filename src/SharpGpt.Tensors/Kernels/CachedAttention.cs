@@ -114,31 +114,40 @@ public static unsafe class CachedAttention
     private static void Row(ref CachedAttentionChunk chunk, int r, int h, AttentionShape shape)
     {
         int hd = shape.HeadDim, c = shape.Channels, capacity = chunk.Capacity;
-        int position = chunk.FirstPosition + r, first = shape.FirstVisible(position);
-        float* scores = ScratchArena.Get(ScratchArena.AttentionRow, position - first + 1);
+        int position = chunk.FirstPosition + r, first = shape.FirstVisible(position), count = position - first + 1;
+        float* scores = ScratchArena.Get(ScratchArena.AttentionRow, count);
         float* q = chunk.Query + (long)r * chunk.QueryStride + h * hd;
+        float* keys = chunk.Keys + h * hd, values = chunk.Values + h * hd;
+        // Ring rows advance with a compare instead of a % per position (an integer division on every key and
+        // value: it cost more than the arithmetic). Both offsets are < capacity, so one subtraction wraps them.
+        int firstRow = first % capacity, lookAhead = PrefetchPositions % capacity;
         // The first keys are not covered by the loop's look-ahead: ask for them up front. Each value slice is
         // requested as its key is scored, so the second pass finds every one in L1/L2.
-        for (int s = first; s < Math.Min(position + 1, first + PrefetchPositions); s++)
+        for (int i = 0, row = firstRow; i < Math.Min(count, PrefetchPositions); i++, row = Next(row, capacity))
         {
-            PrefetchSlice(chunk.Keys + (long)(s % capacity) * c + h * hd, hd);
+            PrefetchSlice(keys + (long)row * c, hd);
         }
-        for (int s = first; s <= position; s++)
+        for (int i = 0, row = firstRow; i < count; i++, row = Next(row, capacity))
         {
-            PrefetchSlice(chunk.Keys + (long)((s + PrefetchPositions) % capacity) * c + h * hd, hd);
-            PrefetchSlice(chunk.Values + (long)(s % capacity) * c + h * hd, hd);
-            scores[s - first] = VectorOps.Dot(q, chunk.Keys + (long)(s % capacity) * c + h * hd, hd);
+            int ahead = row + lookAhead;
+            PrefetchSlice(keys + (long)(ahead >= capacity ? ahead - capacity : ahead) * c, hd);
+            PrefetchSlice(values + (long)row * c, hd);
+            scores[i] = VectorOps.Dot(q, keys + (long)row * c, hd);
         }
         // The scores sit at the start of the scratch row, as the prompt path's do.
-        var probabilities = new Span<float>(scores, position - first + 1);
+        var probabilities = new Span<float>(scores, count);
         PromptBlockAttention.Softmax(probabilities, probabilities, shape.Scale);
         float* o = chunk.Output + (long)r * chunk.OutputStride + h * hd;
         VectorOps.Zero(o, hd);
-        for (int s = first; s <= position; s++)
+        for (int i = 0, row = firstRow; i < count; i++, row = Next(row, capacity))
         {
-            VectorOps.Axpy(scores[s - first], chunk.Values + (long)(s % capacity) * c + h * hd, o, hd);
+            VectorOps.Axpy(scores[i], values + (long)row * c, o, hd);
         }
     }
+
+    /// <summary>The ring row after <paramref name="row"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Next(int row, int capacity) => row + 1 == capacity ? 0 : row + 1;
 
     /// <summary>Prefetches the cache lines of one head's slice (hd floats); addresses stay inside the cache's ring.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
