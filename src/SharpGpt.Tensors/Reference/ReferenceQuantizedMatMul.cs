@@ -4,7 +4,8 @@ namespace SharpGpt.Tensors.Reference;
 
 /// <summary>
 /// Twin of <see cref="QuantizedMatMul"/>: the same quantization of the input rows, then Σ_g s_x·s_w·Σ q_x·q_w
-/// written as plain loops in double, reading the weights through <see cref="QuantizedMatrix.Value"/>.
+/// written as plain loops in double, reading the weights through <see cref="QuantizedMatrix.Value"/>; for bf16
+/// weights, Σ x·w in double over the fp32 input.
 /// </summary>
 public static unsafe class ReferenceQuantizedMatMul
 {
@@ -35,6 +36,23 @@ public static unsafe class ReferenceQuantizedMatMul
     public static void Forward(Span<float> output, ReadOnlySpan<float> input, QuantizedMatrix weights, ReadOnlySpan<float> bias, int rows)
     {
         int k = weights.Columns, groups = weights.Groups;
+        if (weights.Kind == QuantizationKind.BFloat16)
+        {
+            // fp32 activations, unquantized, against the exact values of the bf16 weights.
+            for (int r = 0; r < rows; r++)
+            {
+                for (int j = 0; j < weights.Rows; j++)
+                {
+                    double total = 0;
+                    for (int column = 0; column < k; column++)
+                    {
+                        total += (double)input[r * k + column] * weights.Dequantize(j, column);
+                    }
+                    output[r * weights.Rows + j] = (float)(total + (bias.IsEmpty ? 0 : bias[j]));
+                }
+            }
+            return;
+        }
         byte[] q = new byte[groups * QuantizedMatrix.GroupSize];
         float[] scales = new float[groups];
         for (int r = 0; r < rows; r++)

@@ -20,6 +20,15 @@ public unsafe class QuantizedMatMulTests
     /// </summary>
     private const double Int8VersusFloat = 0.02, Int4VersusFloat = 0.15;
 
+    /// <summary>bf16 rounds each weight by at most 2⁻⁸ of itself and leaves the input alone: 0.5 % of the output scale with margin.</summary>
+    private const double BFloat16VersusFloat = 0.005;
+
+    /// <summary>
+    /// The largest relative rounding error of fp32 → bf16: half an ulp (7 stored mantissa bits, so an ulp is 2⁻⁷ of
+    /// the binade's start), 2⁻⁸ of a value at the bottom of its binade.
+    /// </summary>
+    private const float BFloat16RelativeError = 1f / 256;
+
     public static TheoryData<int, int, int, QuantizationKind> Shapes()
     {
         var data = new TheoryData<int, int, int, QuantizationKind>();
@@ -66,7 +75,13 @@ public unsafe class QuantizedMatMulTests
                 }
                 NumericAssert.CloseRelativeToScale(expected, actual, TwinTolerance, $"{kind} {path}");
             }
-            NumericAssert.CloseRelativeToScale(exact, expected, kind == QuantizationKind.Int8 ? Int8VersusFloat : Int4VersusFloat, $"{kind} vs fp32");
+            double versusFloat = kind switch
+            {
+                QuantizationKind.Int8 => Int8VersusFloat,
+                QuantizationKind.Int4 => Int4VersusFloat,
+                _ => BFloat16VersusFloat,
+            };
+            NumericAssert.CloseRelativeToScale(exact, expected, versusFloat, $"{kind} vs fp32");
         }
     }
 
@@ -79,6 +94,8 @@ public unsafe class QuantizedMatMulTests
     [InlineData(QuantizationKind.Int4, 224)]
     [InlineData(QuantizationKind.Int8, 768)]
     [InlineData(QuantizationKind.Int4, 1600)]
+    [InlineData(QuantizationKind.BFloat16, 224)]
+    [InlineData(QuantizationKind.BFloat16, 100)]
     public void EveryRowGetsTheSameBitsAloneAsInABatch(QuantizationKind kind, int k)
     {
         const int Rows = 7, N = 38;
@@ -122,12 +139,39 @@ public unsafe class QuantizedMatMulTests
                 {
                     for (int c = 0; c < 70; c++)
                     {
-                        float step = q.Scales[r * q.Groups + c / 32];
+                        float step = kind == QuantizationKind.BFloat16
+                            ? 2 * BFloat16RelativeError * MathF.Abs(w[r * 70 + c])
+                            : q.Scales[r * q.Groups + c / 32];
                         Assert.InRange(q.Dequantize(r, c), w[r * 70 + c] - step / 2 - 1e-6f, w[r * 70 + c] + step / 2 + 1e-6f);
                     }
                 }
             }
         }
+    }
+
+    [Fact]
+    public void BFloat16RoundsToNearestEvenAndWidensExactly()
+    {
+        // 1 + 2⁻⁸ is exactly halfway between two bf16 values (1 and 1 + 2⁻⁷): ties go to the even one, 1.
+        Assert.Equal(1f, QuantizedMatrix.FromBFloat16(QuantizedMatrix.ToBFloat16(1f + 1f / 256)));
+        // (1 + 2⁻⁷) + 2⁻⁸ is halfway too, and the even neighbour is above: 1 + 2⁻⁶.
+        Assert.Equal(1f + 1f / 64, QuantizedMatrix.FromBFloat16(QuantizedMatrix.ToBFloat16(1f + 1f / 128 + 1f / 256)));
+        // Just above halfway rounds up.
+        Assert.Equal(1f + 1f / 128, QuantizedMatrix.FromBFloat16(QuantizedMatrix.ToBFloat16(1f + 1f / 256 + 1f / 65536)));
+        foreach (float exact in new[] { 0f, -2.5f, 3.140625f, float.PositiveInfinity, MathF.ScaleB(-1f, -100) })
+        {
+            Assert.Equal(exact, QuantizedMatrix.FromBFloat16(QuantizedMatrix.ToBFloat16(exact)));
+        }
+        Assert.True(float.IsNaN(QuantizedMatrix.FromBFloat16(QuantizedMatrix.ToBFloat16(float.NaN))));
+        Assert.Throws<InvalidOperationException>(() =>
+        {
+            float[] one = [1f];
+            fixed (float* p = one)
+            {
+                using QuantizedMatrix q = QuantizedMatrix.Quantize(p, 1, 1, QuantizationKind.BFloat16);
+                return q.Value(0, 0);
+            }
+        });
     }
 
     [Fact]

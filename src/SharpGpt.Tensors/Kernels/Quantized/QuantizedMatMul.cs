@@ -25,6 +25,7 @@ public enum QuantizedPath
 /// Each group's dot product is exact integer arithmetic. VNNI's vpdpbusd multiplies unsigned by signed bytes, so
 /// the sign of q_x moves onto q_w (|q_x| · sign(q_x)·q_w, as ggml does): no offset, no correction term.
 /// Every output element is computed the same way whatever the batch, so results are row-invariant.
+/// bf16 weights skip all of this: <see cref="BFloat16MatMul"/> multiplies them in fp32.
 /// </summary>
 public static unsafe class QuantizedMatMul
 {
@@ -39,6 +40,12 @@ public static unsafe class QuantizedMatMul
 
     public static void Forward(float* output, float* input, QuantizedMatrix weights, float* bias, int rows, QuantizedPath path = QuantizedPath.Auto)
     {
+        if (weights.Kind == QuantizationKind.BFloat16)
+        {
+            // fp32 activations against widened weights: no integer path, only vectorised or scalar.
+            BFloat16MatMul.Forward(output, input, weights, bias, rows, vectorized: path != QuantizedPath.Scalar);
+            return;
+        }
         int groups = weights.Groups;
         bool int4 = weights.Kind == QuantizationKind.Int4;
         QuantizedPath chosen = path != QuantizedPath.Auto ? path : DefaultPath(weights.Kind);

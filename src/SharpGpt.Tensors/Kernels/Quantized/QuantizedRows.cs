@@ -17,6 +17,7 @@ internal unsafe struct QuantizedRows
     public int Groups;
     public int BytesPerGroup;
     public bool Int4;
+    public bool BFloat16;
 
     public QuantizedRows(QuantizedMatrix matrix)
     {
@@ -26,6 +27,7 @@ internal unsafe struct QuantizedRows
         Groups = matrix.Groups;
         BytesPerGroup = matrix.BytesPerGroup;
         Int4 = matrix.Kind == QuantizationKind.Int4;
+        BFloat16 = matrix.Kind == QuantizationKind.BFloat16;
     }
 
     /// <summary>Group g of row r (see <see cref="QuantizedMatrix.Group"/>).</summary>
@@ -34,12 +36,31 @@ internal unsafe struct QuantizedRows
     /// <summary>
     /// Columns [k0, k0 + count) of row <paramref name="row"/> into destination[0 .. count). k0 is a multiple of the
     /// group size. Whole groups go through AVX-512 (sign- or zero-extend, convert, one multiply by the scale), the
-    /// rest through the same arithmetic in scalar code, so both give the same bits.
+    /// rest through the same arithmetic in scalar code, so both give the same bits. bf16 values widen exactly.
     /// </summary>
     public readonly void Dequantize(int row, int k0, int count, float* destination)
     {
         const int G = QuantizedMatrix.GroupSize;
         int end = k0 + count;
+        if (BFloat16)
+        {
+            ushort* values = (ushort*)Group(row, 0) + k0;
+            int i = 0;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                for (; i + 32 <= count; i += 32)
+                {
+                    (Vector512<float> low, Vector512<float> high) = WidenBFloat16(values + i);
+                    low.Store(destination + i);
+                    high.Store(destination + i + 16);
+                }
+            }
+            for (; i < count; i++)
+            {
+                destination[i] = QuantizedMatrix.FromBFloat16(values[i]);
+            }
+            return;
+        }
         for (int g = k0 / G, start = k0; start < end; g++, start += G)
         {
             byte* group = Group(row, g);
@@ -82,6 +103,14 @@ internal unsafe struct QuantizedRows
         }
         byte packed = group[i % 16];
         return (i < 16 ? packed & 0xF : packed >> 4) - 8;
+    }
+
+    /// <summary>32 bf16 values → 32 floats (exact: a bf16 is the upper half of the fp32 bit pattern).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static (Vector512<float> Low, Vector512<float> High) WidenBFloat16(ushort* values)
+    {
+        Vector512<ushort> packed = Vector512.Load(values);
+        return (Vector512.ShiftLeft(Vector512.WidenLower(packed), 16).AsSingle(), Vector512.ShiftLeft(Vector512.WidenUpper(packed), 16).AsSingle());
     }
 
     /// <summary>16 packed bytes → 32 signed values: low nibbles are elements 0–15, high nibbles 16–31 (both stored +8).</summary>
