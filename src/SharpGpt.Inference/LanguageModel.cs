@@ -121,13 +121,14 @@ public sealed class LanguageModel : IDisposable
         return model;
     }
 
-    /// <summary>Parses a --quantize value: int8 or q4 (also int4); null or "none" means fp32.</summary>
+    /// <summary>Parses a --quantize value: int8, q4 (also int4) or bf16; null or "none" means fp32.</summary>
     public static Tensors.Kernels.Quantized.QuantizationKind? ParseQuantization(string? text) => text?.ToLowerInvariant() switch
     {
         null or "" or "none" or "fp32" or "f32" => null,
         "int8" or "q8" or "q8_0" => Tensors.Kernels.Quantized.QuantizationKind.Int8,
         "q4" or "int4" or "q4_0" => Tensors.Kernels.Quantized.QuantizationKind.Int4,
-        _ => throw new SharpGptException($"unknown quantization '{text}' (use int8 or q4)."),
+        "bf16" or "bfloat16" => Tensors.Kernels.Quantized.QuantizationKind.BFloat16,
+        _ => throw new SharpGptException($"unknown quantization '{text}' (use int8, q4 or bf16)."),
     };
 
     private static LanguageModel LoadDefault()

@@ -11,7 +11,7 @@ internal static class CommonOptions
 
     public static Option<string?> Adapter() => new("--adapter", "-a") { Description = "LoRA adapter folder to apply (merged into the weights at load)" };
 
-    public static Option<string?> Quantize() => new("--quantize", "-q") { Description = "Quantize the matrices at load time for faster decoding: int8 or q4" };
+    public static Option<string?> Quantize() => new("--quantize", "-q") { Description = "Quantize the matrices at load time for faster decoding: int8, q4 or bf16" };
 
     public static Option<int?> Threads() => new("--threads")
     {

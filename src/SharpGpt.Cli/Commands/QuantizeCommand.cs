@@ -17,16 +17,16 @@ internal static class QuantizeCommand
     public static Command Create(TextWriter output)
     {
         var model = CommonOptions.Model("Model folder to quantize (Hugging Face layout); default: the built-in model");
-        var to = new Option<string>("--to") { Description = "int8 (per-group symmetric 8-bit) or q4 (4-bit)", Required = true };
+        var to = new Option<string>("--to") { Description = "int8 (per-group symmetric 8-bit), q4 (4-bit) or bf16 (bfloat16, no scales)", Required = true };
         var outDir = new Option<string>("--out", "-o") { Description = "Output model folder (must differ from the input)", Required = true };
-        var command = new Command("quantize", "Store a model's matrices quantized (int8 or q4, groups of 32) in a new folder that SharpGPT loads directly.")
+        var command = new Command("quantize", "Store a model's matrices quantized (int8 or q4 in groups of 32, or bf16) in a new folder that SharpGPT loads directly.")
         {
             model, to, outDir,
         };
         command.SetAction(parse =>
         {
             QuantizationKind kind = LanguageModel.ParseQuantization(parse.GetValue(to))
-                ?? throw new ArgumentException("--to must be int8 or q4.");
+                ?? throw new ArgumentException("--to must be int8, q4 or bf16.");
             string target = Path.GetFullPath(parse.GetValue(outDir)!);
             var clock = Stopwatch.StartNew();
             using LanguageModel language = LanguageModel.LoadOrDefault(parse.GetValue(model));

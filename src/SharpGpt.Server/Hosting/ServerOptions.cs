@@ -50,7 +50,7 @@ public sealed class ServerOptions
     [Range(1, 1L << 30)]
     public long? MemoryBudgetMiB { get; set; }
 
-    /// <summary>Quantize the served models' matrices at load time: "int8" or "q4" (none by default).</summary>
+    /// <summary>Quantize the served models' matrices at load time: "int8", "q4" or "bf16" (none by default).</summary>
     public string? Quantize { get; set; }
 
     /// <summary>Worker threads for the compute engine.</summary>

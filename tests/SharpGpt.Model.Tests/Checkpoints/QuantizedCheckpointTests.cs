@@ -54,6 +54,8 @@ public sealed class QuantizedCheckpointTests : IDisposable
     [InlineData(ModelFamily.Gpt2, QuantizationKind.Int4)]
     [InlineData(ModelFamily.GptNeo, QuantizationKind.Int8)]
     [InlineData(ModelFamily.GptNeo, QuantizationKind.Int4)]
+    [InlineData(ModelFamily.Gpt2, QuantizationKind.BFloat16)]
+    [InlineData(ModelFamily.GptNeo, QuantizationKind.BFloat16)]
     public void AQuantizedFolderGivesTheLogitsOfQuantizingAtLoadWithoutAnyFp32Matrix(ModelFamily family, QuantizationKind kind)
     {
         int[] prompt = TestArrays.Integers(new Rng(7), 9, 97);
@@ -79,12 +81,25 @@ public sealed class QuantizedCheckpointTests : IDisposable
         // The token table is stored once, quantized (it is the head and the embedding); positions stay fp32.
         Assert.DoesNotContain("transformer.wte.weight", file.Tensors.Keys);
         Assert.Contains("transformer.wpe.weight", file.Tensors.Keys);
-        // 48 columns → 2 groups; the head [97, 48]: int8 64 bytes per row, q4 32.
+        // 48 columns → 2 groups; the head [97, 48]: int8 64 bytes per row, q4 32, bf16 64 values (no scales).
         SafetensorsEntry head = file.Entry("sharpgpt_quantized.wte.q");
-        Assert.Equal(kind == QuantizationKind.Int8 ? SafetensorsDType.I8 : SafetensorsDType.U8, head.DType);
-        Assert.Equal([97L, kind == QuantizationKind.Int8 ? 64 : 32], head.Shape);
-        Assert.Equal([97L, 2], file.Entry("sharpgpt_quantized.wte.scales").Shape);
-        Assert.Equal([48L, 3], file.Entry("sharpgpt_quantized.h.1.mlp.proj.weight.scales").Shape);
+        (SafetensorsDType dtype, long columns) = kind switch
+        {
+            QuantizationKind.Int8 => (SafetensorsDType.I8, 64L),
+            QuantizationKind.Int4 => (SafetensorsDType.U8, 32L),
+            _ => (SafetensorsDType.BF16, 64L),
+        };
+        Assert.Equal(dtype, head.DType);
+        Assert.Equal([97L, columns], head.Shape);
+        if (kind == QuantizationKind.BFloat16)
+        {
+            Assert.DoesNotContain(file.Tensors.Keys, name => name.EndsWith(".scales", StringComparison.Ordinal));
+        }
+        else
+        {
+            Assert.Equal([97L, 2], file.Entry("sharpgpt_quantized.wte.scales").Shape);
+            Assert.Equal([48L, 3], file.Entry("sharpgpt_quantized.h.1.mlp.proj.weight.scales").Shape);
+        }
         JsonObject config = JsonNode.Parse(File.ReadAllText(Path.Combine(QuantizedFolder, HfModelLoader.ConfigFile)))!.AsObject();
         Assert.Equal("sharpgpt", (string?)config["quantization_config"]!["quant_method"]);
         Assert.True(new FileInfo(QuantizedWeightsFile).Length < new FileInfo(Path.Combine(Fp32Folder, HfModelLoader.WeightsFile)).Length);
@@ -105,6 +120,20 @@ public sealed class QuantizedCheckpointTests : IDisposable
         var ex = Assert.Throws<CheckpointException>(() => HfModelLoader.Load(QuantizedFolder));
         Assert.Contains("'sharpgpt_quantized.h.0.attn.qkv.weight.scales'", ex.Message);
         Assert.Contains("NaN", ex.Message);
+    }
+
+    [Theory]
+    [InlineData(0L, new byte[] { 0xC0, 0x7F }, "NaN")]
+    [InlineData(0L, new byte[] { 0x80, 0xFF }, "infinity")]
+    // Column 50 of the head's row 0: past its 48 columns, in the padding of the second group.
+    [InlineData(100L, new byte[] { 0x80, 0x3F }, "padding")]
+    public void ABFloat16WeightThatIsNotFiniteOrPaddingThatIsNotZeroIsRefused(long offset, byte[] bytes, string named)
+    {
+        SaveBoth(ModelFamily.Gpt2, QuantizationKind.BFloat16, [1, 2]);
+        Patch("sharpgpt_quantized.wte.q", offset, bytes);
+        var ex = Assert.Throws<CheckpointException>(() => HfModelLoader.Load(QuantizedFolder));
+        Assert.Contains("'sharpgpt_quantized.wte.q'", ex.Message);
+        Assert.Contains(named, ex.Message);
     }
 
     [Fact]

@@ -104,6 +104,7 @@ public class InferenceSessionTests
     [InlineData(null)]
     [InlineData(QuantizationKind.Int8)]
     [InlineData(QuantizationKind.Int4)]
+    [InlineData(QuantizationKind.BFloat16)]
     public void PromptAndDecodingRowsAreBitwiseIndependentOfBatchingAndChunking(QuantizationKind? quantization)
     {
         // Prompt rows use the packed GEMM (quantized weights dequantized as they are packed) and decoding rows the

@@ -81,7 +81,7 @@ public static class HfModelSaver
         {
             ["quant_method"] = "sharpgpt",
             ["format"] = QuantizedCheckpoint.KindName(quantized.Kind),
-            ["bits"] = quantized.Kind == QuantizationKind.Int8 ? 8 : 4,
+            ["bits"] = QuantizedCheckpoint.Bits(quantized.Kind),
             ["group_size"] = QuantizedMatrix.GroupSize,
         };
         AtomicFile.WriteAllText(Path.Combine(directory, HfModelLoader.ConfigFile), HfConfig.Write(model.Config, TorchDtypeName(dtype), quantization));

@@ -10,7 +10,9 @@ namespace SharpGpt.Model.Checkpoints.Quantized;
 /// keeps every tensor that stays fp32 (embeddings, LayerNorms, biases) under its usual name and holds each quantized
 /// matrix as two tensors under its SharpGPT name: "sharpgpt_quantized.&lt;tensor&gt;.q", the packed groups
 /// (I8 [rows, groups·32] for int8; U8 [rows, groups·16] for q4, two 4-bit values per byte as
-/// <see cref="QuantizedMatrix.Group"/> describes), and "sharpgpt_quantized.&lt;tensor&gt;.scales" (F32 [rows, groups]).
+/// <see cref="QuantizedMatrix.Group"/> describes; BF16 [rows, groups·32] for bf16), and, for int8 and q4,
+/// "sharpgpt_quantized.&lt;tensor&gt;.scales" (F32 [rows, groups]).
+/// For bf16 the columns past the matrix's own (padding up to whole groups of 32) must be zero.
 /// The file's metadata entry "sharpgpt.quantization" names the kind; the tensors are those of
 /// <see cref="QuantizedWeights.SourceTensors"/> ("wte" is the tied output head).
 /// </summary>
@@ -19,8 +21,21 @@ public static class QuantizedCheckpoint
     public const string TensorPrefix = "sharpgpt_quantized.";
     public const string MetadataKey = "sharpgpt.quantization";
 
-    /// <summary>The name a user types and the metadata records: int8 or q4.</summary>
-    public static string KindName(QuantizationKind kind) => kind == QuantizationKind.Int8 ? "int8" : "q4";
+    /// <summary>The name a user types and the metadata records: int8, q4 or bf16.</summary>
+    public static string KindName(QuantizationKind kind) => kind switch
+    {
+        QuantizationKind.Int8 => "int8",
+        QuantizationKind.Int4 => "q4",
+        _ => "bf16",
+    };
+
+    /// <summary>Bits per stored weight (what config.json's quantization_config records).</summary>
+    public static int Bits(QuantizationKind kind) => kind switch
+    {
+        QuantizationKind.Int8 => 8,
+        QuantizationKind.Int4 => 4,
+        _ => 16,
+    };
 
     public static bool IsQuantizedTensor(string name) => name.StartsWith(TensorPrefix, StringComparison.Ordinal);
 
@@ -37,7 +52,8 @@ public static class QuantizedCheckpoint
         {
             "int8" => QuantizationKind.Int8,
             "q4" => QuantizationKind.Int4,
-            _ => throw new CheckpointException($"{file.Path}: unknown quantization '{name}' in its metadata (expected int8 or q4)."),
+            "bf16" => QuantizationKind.BFloat16,
+            _ => throw new CheckpointException($"{file.Path}: unknown quantization '{name}' in its metadata (expected int8, q4 or bf16)."),
         };
     }
 
@@ -49,6 +65,10 @@ public static class QuantizedCheckpoint
         {
             tensors.Add(new SafetensorsBytesSource(TensorPrefix + source.Name + ".q", DataType(matrix.Kind), DataShape(matrix),
                 stream => stream.Write(matrix.Bytes)));
+            if (!matrix.HasScales)
+            {
+                continue;
+            }
             tensors.Add(new SafetensorsBytesSource(TensorPrefix + source.Name + ".scales", SafetensorsDType.F32, [matrix.Rows, matrix.Groups],
                 stream => stream.Write(MemoryMarshal.AsBytes(matrix.ScaleValues))));
         }
@@ -76,6 +96,11 @@ public static class QuantizedCheckpoint
                 {
                     throw new CheckpointException($"{file.Path}: tensor '{data.Name}' holds −128, outside the symmetric int8 range [−127, 127].");
                 }
+                if (!matrix.HasScales)
+                {
+                    CheckBFloat16(file, data, matrix);
+                    continue;
+                }
                 (file, SafetensorsEntry scales) = find(TensorPrefix + source.Name + ".scales");
                 CheckShape(file, scales, [matrix.Rows, matrix.Groups]);
                 file.ReadBytes(scales, SafetensorsDType.F32, MemoryMarshal.AsBytes(matrix.ScaleValues));
@@ -96,9 +121,39 @@ public static class QuantizedCheckpoint
         }
     }
 
-    private static SafetensorsDType DataType(QuantizationKind kind) => kind == QuantizationKind.Int8 ? SafetensorsDType.I8 : SafetensorsDType.U8;
+    /// <summary>
+    /// bf16 weights have no scale to check; instead every value must be finite (an overflow when the file was
+    /// written) and the padding columns zero (the kernels read whole groups).
+    /// </summary>
+    private static unsafe void CheckBFloat16(SafetensorsFile file, SafetensorsEntry data, QuantizedMatrix matrix)
+    {
+        int stored = matrix.Groups * QuantizedMatrix.GroupSize;
+        for (int r = 0; r < matrix.Rows; r++)
+        {
+            ushort* row = (ushort*)matrix.Group(r, 0);
+            for (int c = 0; c < stored; c++)
+            {
+                // Exponent bits all ones: infinity or NaN.
+                if ((row[c] & 0x7F80) == 0x7F80 || (c >= matrix.Columns && row[c] != 0))
+                {
+                    throw new CheckpointException(c < matrix.Columns
+                        ? $"{file.Path}: tensor '{data.Name}' holds {(float.IsNaN(QuantizedMatrix.FromBFloat16(row[c])) ? "NaN" : "an infinity")} at [{r}, {c}]; weights must be finite."
+                        : $"{file.Path}: tensor '{data.Name}' holds a non-zero value at [{r}, {c}], in the padding past column {matrix.Columns}.");
+                }
+            }
+        }
+    }
 
-    private static long[] DataShape(QuantizedMatrix matrix) => [matrix.Rows, (long)matrix.Groups * matrix.BytesPerGroup];
+    private static SafetensorsDType DataType(QuantizationKind kind) => kind switch
+    {
+        QuantizationKind.Int8 => SafetensorsDType.I8,
+        QuantizationKind.Int4 => SafetensorsDType.U8,
+        _ => SafetensorsDType.BF16,
+    };
+
+    /// <summary>Int8 and q4 store bytes, bf16 values of 2 bytes: the column count is the stored elements per row.</summary>
+    private static long[] DataShape(QuantizedMatrix matrix) =>
+        [matrix.Rows, (long)matrix.Groups * (matrix.Kind == QuantizationKind.BFloat16 ? QuantizedMatrix.GroupSize : matrix.BytesPerGroup)];
 
     private static void CheckShape(SafetensorsFile file, SafetensorsEntry entry, long[] expected)
     {
