@@ -24,7 +24,7 @@ internal static class PerplexityCommand
         var seq = new Option<int?>("--seq") { Description = "Window length (default: the context length, at most 1024)" };
         var maxTokens = new Option<long>("--max-tokens") { Description = "Tokens to score at most", DefaultValueFactory = _ => 65536 };
         var quantize = CommonOptions.Quantize();
-        var compare = new Option<bool>("--compare-quantization") { Description = "Also score with int8 and q4 weights and report the loss deltas" };
+        var compare = new Option<bool>("--compare-quantization") { Description = "Also score with int8, q4 and bf16 weights and report the loss deltas" };
         var threads = CommonOptions.Threads();
         var command = new Command("perplexity", "Loss and perplexity of a model on a prepared dataset split (windows of --seq tokens).")
         {
