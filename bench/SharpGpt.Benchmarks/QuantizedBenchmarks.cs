@@ -8,13 +8,13 @@ namespace SharpGpt.Benchmarks;
 
 /// <summary>
 /// Decode-shaped matrix-vector products (one row through a 768 → 3072 layer, in cache): fp32, and int8 and int4
-/// weights through each integer path (256-bit VNNI, 512-bit AVX-512BW).
+/// weights through each integer path (256-bit VNNI, 512-bit AVX-512BW), and bf16 weights.
 /// </summary>
 public unsafe class QuantizedBenchmarks
 {
     private const int K = 768, N = 3072;
     private NativeBuffer _x = null!, _w = null!, _y = null!;
-    private QuantizedMatrix _int8 = null!, _int4 = null!;
+    private QuantizedMatrix _int8 = null!, _int4 = null!, _bf16 = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -26,7 +26,8 @@ public unsafe class QuantizedBenchmarks
         Verify.Random(N * K, 2).CopyTo(_w.Span);
         _int8 = QuantizedMatrix.Quantize(_w.Pointer, N, K, QuantizationKind.Int8);
         _int4 = QuantizedMatrix.Quantize(_w.Pointer, N, K, QuantizationKind.Int4);
-        foreach (QuantizedMatrix q in new[] { _int8, _int4 })
+        _bf16 = QuantizedMatrix.Quantize(_w.Pointer, N, K, QuantizationKind.BFloat16);
+        foreach (QuantizedMatrix q in new[] { _int8, _int4, _bf16 })
         {
             float[] expected = new float[N];
             ReferenceQuantizedMatMul.Forward(expected, _x.Span, q, default, 1);
@@ -52,4 +53,7 @@ public unsafe class QuantizedBenchmarks
 
     [Benchmark]
     public void Int4Avx512() => QuantizedMatMul.Forward(_y.Pointer, _x.Pointer, _int4, null, 1, QuantizedPath.Avx512);
+
+    [Benchmark]
+    public void BFloat16() => QuantizedMatMul.Forward(_y.Pointer, _x.Pointer, _bf16, null, 1);
 }

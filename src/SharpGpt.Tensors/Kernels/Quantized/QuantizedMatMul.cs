@@ -127,7 +127,7 @@ public static unsafe class QuantizedMatMul
 
     /// <summary>
     /// The fastest path this machine has for the kind. int4: AVX-512BW needs a quarter of the VNNI path's
-    /// instructions and reads its weights twice as fast (GPT-2 decode matrices, one row, same process: 28–37 →
+    /// instructions and reads its weights twice as fast (GPT-2 decode matrices, one row, same process: 28–33 →
     /// 48–64 GB/s from DRAM). int8: the two are level from DRAM (both at the read rate; AVX-512 ≈ 10 % faster
     /// only from cache), so VNNI stays where the machine has it, and AVX-512 replaces the scalar loop on AVX-512
     /// machines without AVX-VNNI (Zen 4, Ice Lake and older Xeons).
