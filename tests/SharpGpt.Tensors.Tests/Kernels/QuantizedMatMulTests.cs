@@ -29,6 +29,14 @@ public unsafe class QuantizedMatMulTests
     /// </summary>
     private const float BFloat16RelativeError = 1f / 256;
 
+    /// <summary>Every path this machine can run (Auto included).</summary>
+    private static IEnumerable<QuantizedPath> SupportedPaths() => Enum.GetValues<QuantizedPath>().Where(path => path switch
+    {
+        QuantizedPath.Vnni => System.Runtime.Intrinsics.X86.AvxVnni.IsSupported,
+        QuantizedPath.Avx512 => System.Runtime.Intrinsics.X86.Avx512BW.IsSupported,
+        _ => true,
+    });
+
     public static TheoryData<int, int, int, QuantizationKind> Shapes()
     {
         var data = new TheoryData<int, int, int, QuantizationKind>();
@@ -61,13 +69,8 @@ public unsafe class QuantizedMatMulTests
         {
             using QuantizedMatrix q = QuantizedMatrix.Quantize(pw, n, k, kind);
             ReferenceQuantizedMatMul.Forward(expected, x, q, bias, rows);
-            foreach (QuantizedPath path in Enum.GetValues<QuantizedPath>())
+            foreach (QuantizedPath path in SupportedPaths())
             {
-                if ((path == QuantizedPath.Vnni && !System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
-                    || (path == QuantizedPath.Avx512 && !System.Runtime.Intrinsics.X86.Avx512BW.IsSupported))
-                {
-                    continue;
-                }
                 float[] actual = new float[rows * n];
                 fixed (float* px = x, pb = bias, py = actual)
                 {
@@ -104,13 +107,8 @@ public unsafe class QuantizedMatMulTests
         fixed (float* pw = w, px = x)
         {
             using QuantizedMatrix q = QuantizedMatrix.Quantize(pw, N, k, kind);
-            foreach (QuantizedPath path in Enum.GetValues<QuantizedPath>())
+            foreach (QuantizedPath path in SupportedPaths())
             {
-                if ((path == QuantizedPath.Vnni && !System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
-                    || (path == QuantizedPath.Avx512 && !System.Runtime.Intrinsics.X86.Avx512BW.IsSupported))
-                {
-                    continue;
-                }
                 float[] batch = new float[Rows * N], alone = new float[N];
                 fixed (float* pbatch = batch, palone = alone)
                 {
