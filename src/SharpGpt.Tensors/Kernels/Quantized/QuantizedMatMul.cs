@@ -49,6 +49,11 @@ public static unsafe class QuantizedMatMul
         int groups = weights.Groups;
         bool int4 = weights.Kind == QuantizationKind.Int4;
         QuantizedPath chosen = path != QuantizedPath.Auto ? path : DefaultPath(weights.Kind);
+        // Checked here: an instruction-set fault inside a worker task would end the process.
+        if ((chosen == QuantizedPath.Vnni && !AvxVnni.IsSupported) || (chosen == QuantizedPath.Avx512 && !WideQuantizedDot.IsSupported))
+        {
+            throw new PlatformNotSupportedException($"The {chosen} quantized path needs {(chosen == QuantizedPath.Vnni ? "AVX-VNNI" : "AVX-512BW")}, which this processor lacks.");
+        }
         int units = chosen == QuantizedPath.Avx512 ? WideQuantizedDot.Units(groups, int4) : 0;
         // Quantized activations: per row, groups × 32 signed bytes, then per row groups scales, then per row the
         // wide kernels' prepared units.
