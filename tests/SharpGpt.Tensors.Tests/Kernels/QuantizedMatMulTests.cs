@@ -147,6 +147,37 @@ public unsafe class QuantizedMatMulTests
         }
     }
 
+    /// <summary>Every vector width of the bf16 product this machine runs, against the double reference.</summary>
+    [Theory]
+    [InlineData(1, 5, 15)]   // no whole vector
+    [InlineData(3, 37, 100)] // vector tails at 256 and 512 bits
+    [InlineData(2, 65, 768)]
+    public void EveryBFloat16WidthMatchesTheReference(int rows, int n, int k)
+    {
+        Rng rng = new((ulong)(rows * 31 + n * 7 + k));
+        float[] x = TestArrays.Uniform(rng, rows * k), w = TestArrays.Uniform(rng, n * k), bias = TestArrays.Uniform(rng, n);
+        float[] expected = new float[rows * n];
+        fixed (float* pw = w, px = x, pb = bias)
+        {
+            using QuantizedMatrix q = QuantizedMatrix.Quantize(pw, n, k, QuantizationKind.BFloat16);
+            ReferenceQuantizedMatMul.Forward(expected, x, q, bias, rows);
+            foreach (BFloat16MatMul.Width width in Enum.GetValues<BFloat16MatMul.Width>())
+            {
+                if ((width == BFloat16MatMul.Width.Vector512 && !System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+                    || (width == BFloat16MatMul.Width.Vector256 && !System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated))
+                {
+                    continue;
+                }
+                float[] actual = new float[rows * n];
+                fixed (float* py = actual)
+                {
+                    BFloat16MatMul.Forward(py, px, q, pb, rows, width);
+                }
+                NumericAssert.CloseRelativeToScale(expected, actual, TwinTolerance, $"bf16 {width}");
+            }
+        }
+    }
+
     [Fact]
     public void BFloat16RoundsToNearestEvenAndWidensExactly()
     {

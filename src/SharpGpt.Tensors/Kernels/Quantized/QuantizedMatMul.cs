@@ -43,7 +43,7 @@ public static unsafe class QuantizedMatMul
         if (weights.Kind == QuantizationKind.BFloat16)
         {
             // fp32 activations against widened weights: no integer path, only vectorised or scalar.
-            BFloat16MatMul.Forward(output, input, weights, bias, rows, vectorized: path != QuantizedPath.Scalar);
+            BFloat16MatMul.Forward(output, input, weights, bias, rows, path == QuantizedPath.Scalar ? BFloat16MatMul.Width.Scalar : BFloat16MatMul.Width.Auto);
             return;
         }
         int groups = weights.Groups;
