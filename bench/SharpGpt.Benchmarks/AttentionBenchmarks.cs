@@ -30,8 +30,12 @@ public unsafe class AttentionBenchmarks
         Verify.Random(Context * 3 * Channels, 7).CopyTo(_qkv.Span);
         for (int t = 0; t < Context; t++)
         {
-            _qkv.Span.Slice(t * 3 * Channels + Channels, Channels).CopyTo(_keys.Span.Slice(t * Channels));
-            _qkv.Span.Slice(t * 3 * Channels + 2 * Channels, Channels).CopyTo(_values.Span.Slice(t * Channels));
+            // The cache is head-major: [heads, Context, HeadDim].
+            for (int h = 0; h < Heads; h++)
+            {
+                _qkv.Span.Slice(t * 3 * Channels + Channels + h * HeadDim, HeadDim).CopyTo(_keys.Span.Slice((h * Context + t) * HeadDim));
+                _qkv.Span.Slice(t * 3 * Channels + 2 * Channels + h * HeadDim, HeadDim).CopyTo(_values.Span.Slice((h * Context + t) * HeadDim));
+            }
         }
         // Each kernel against the textbook reference before it is timed.
         float[] expected = new float[Context * Channels];

@@ -180,11 +180,9 @@ public sealed unsafe class InferenceSession : IInferenceSession
             int capacity = _cache.Capacities[l], chunkCount = 0;
             for (int r = 0; r < rows; r++)
             {
-                int slot = _rowSlots[r], cacheRow = _rowPositions[r] % capacity;
-                float* keys = _cache.Keys(slot, l), values = _cache.Values(slot, l);
+                int slot = _rowSlots[r];
                 float* rowQkv = qkv + (long)r * 3 * c;
-                Buffer.MemoryCopy(rowQkv + c, keys + (long)cacheRow * c, c * sizeof(float), c * sizeof(float));
-                Buffer.MemoryCopy(rowQkv + 2 * c, values + (long)cacheRow * c, c * sizeof(float), c * sizeof(float));
+                _cache.Write(slot, l, _rowPositions[r], rowQkv + c, rowQkv + 2 * c);
                 // A step's chunks are runs of rows of distinct slots: a new slot starts a new attention chunk.
                 if (r > 0 && slot == _rowSlots[r - 1])
                 {
@@ -197,8 +195,8 @@ public sealed unsafe class InferenceSession : IInferenceSession
                     QueryStride = 3 * c,
                     Output = atty + (long)r * c,
                     OutputStride = c,
-                    Keys = keys,
-                    Values = values,
+                    Keys = _cache.Keys(slot, l),
+                    Values = _cache.Values(slot, l),
                     FirstPosition = _rowPositions[r],
                     Count = 1,
                     Capacity = capacity,

@@ -8,6 +8,8 @@ namespace SharpGpt.Model.Inference;
 /// window + maxTokensPerStep − 1 positions (position s in row s mod capacity): the extra rows let a chunk
 /// of new tokens be written before any of them attends, without overwriting what earlier tokens in the
 /// chunk still need. So a local layer's memory is bounded by its window, however long the sequence.
+/// Each layer's keys (and values) are head-major, [heads, capacity, head size], the layout
+/// <see cref="Tensors.Kernels.CachedAttentionChunk"/> reads: one head's cached keys are a single contiguous run.
 /// </summary>
 public sealed unsafe class KvCache : IDisposable
 {
@@ -28,6 +30,8 @@ public sealed unsafe class KvCache : IDisposable
         SlotCount = slots;
         MaxContext = maxContext;
         Channels = config.EmbeddingSize;
+        Heads = config.HeadCount;
+        HeadDim = config.HeadDim;
         Capacities = new int[config.LayerCount];
         _layerOffsets = new long[config.LayerCount];
         long offset = 0;
@@ -48,6 +52,10 @@ public sealed unsafe class KvCache : IDisposable
 
     public int Channels { get; }
 
+    public int Heads { get; }
+
+    public int HeadDim { get; }
+
     /// <summary>Positions kept per slot in each layer.</summary>
     public int[] Capacities { get; }
 
@@ -67,14 +75,30 @@ public sealed unsafe class KvCache : IDisposable
         return floats * sizeof(float);
     }
 
-    /// <summary>Keys of (slot, layer): Capacities[layer] rows of C floats. Values follow right after.</summary>
+    /// <summary>Keys of (slot, layer): Heads × Capacities[layer] × HeadDim floats, head-major. Values follow right after.</summary>
     public float* Keys(int slot, int layer) => _buffer.Pointer + slot * _slotFloats + _layerOffsets[layer];
 
     public float* Values(int slot, int layer) => Keys(slot, layer) + (long)Capacities[layer] * Channels;
 
     /// <summary>
+    /// Stores position <paramref name="position"/>'s key and value (C floats each, heads side by side, as the qkv
+    /// projection writes them) into its ring row of every head of (slot, layer).
+    /// </summary>
+    public void Write(int slot, int layer, int position, float* key, float* value)
+    {
+        int capacity = Capacities[layer];
+        long row = (long)(position % capacity) * HeadDim, headFloats = (long)capacity * HeadDim, bytes = HeadDim * sizeof(float);
+        float* keys = Keys(slot, layer), values = Values(slot, layer);
+        for (int h = 0; h < Heads; h++)
+        {
+            Buffer.MemoryCopy(key + h * HeadDim, keys + h * headFloats + row, bytes, bytes);
+            Buffer.MemoryCopy(value + h * HeadDim, values + h * headFloats + row, bytes, bytes);
+        }
+    }
+
+    /// <summary>
     /// Copies the first <paramref name="positions"/> cached positions of every layer of one slot into another
-    /// (forking a shared prompt). Only the rows in use move: a local layer's ring holds position s in row
+    /// (forking a shared prompt). Only the rows in use move, per head: a local layer's ring holds position s in row
     /// s mod capacity, so once the sequence has wrapped its whole ring is copied.
     /// </summary>
     public void CopySlot(int from, int to, int positions)
@@ -85,9 +109,13 @@ public sealed unsafe class KvCache : IDisposable
         }
         for (int l = 0; l < Capacities.Length; l++)
         {
-            long bytes = (long)Math.Min(positions, Capacities[l]) * Channels * sizeof(float);
-            Buffer.MemoryCopy(Keys(from, l), Keys(to, l), bytes, bytes);
-            Buffer.MemoryCopy(Values(from, l), Values(to, l), bytes, bytes);
+            long headFloats = (long)Capacities[l] * HeadDim;
+            long bytes = (long)Math.Min(positions, Capacities[l]) * HeadDim * sizeof(float);
+            for (int h = 0; h < Heads; h++)
+            {
+                Buffer.MemoryCopy(Keys(from, l) + h * headFloats, Keys(to, l) + h * headFloats, bytes, bytes);
+                Buffer.MemoryCopy(Values(from, l) + h * headFloats, Values(to, l) + h * headFloats, bytes, bytes);
+            }
         }
     }
 

@@ -5,7 +5,7 @@ namespace SharpGpt.Tensors.Kernels;
 /// <summary>
 /// O = P·V for a block of prompt rows over cached values: O (rows × hd, row stride ldo), P (rows × span, row stride
 /// ldp), and value row j of the span at position j0 + j, which lives in ring row (j0 + j) mod capacity of
-/// <c>values</c> (row stride c). Every output element is one fused multiply-add chain over j in position order,
+/// <c>values</c> (row stride ldv). Every output element is one fused multiply-add chain over j in position order,
 /// whichever tile computes it (4 rows × 64 columns of Vector512 accumulators, or the per-row fallback for the
 /// remaining rows and columns), so a row's result does not depend on the other rows of its block, and zeros of P
 /// (positions the row does not see) leave it unchanged. The GEMM is not used here because its depth blocking
@@ -16,7 +16,7 @@ internal static unsafe class AttentionValueTile
     private const int TileRows = 4;
     private const int TileColumns = 64;
 
-    public static void Multiply(float* p, int ldp, int rows, int span, int j0, float* values, int c, int capacity, int hd, float* o, int ldo)
+    public static void Multiply(float* p, int ldp, int rows, int span, int j0, float* values, int ldv, int capacity, int hd, float* o, int ldo)
     {
         int tiledRows = Vector512.IsHardwareAccelerated ? rows / TileRows * TileRows : 0;
         int tiledColumns = Vector512.IsHardwareAccelerated ? hd / TileColumns * TileColumns : 0;
@@ -24,16 +24,16 @@ internal static unsafe class AttentionValueTile
         {
             for (int d = 0; d < tiledColumns; d += TileColumns)
             {
-                Tile(p + (long)r * ldp, ldp, span, j0, values + d, c, capacity, o + (long)r * ldo + d, ldo);
+                Tile(p + (long)r * ldp, ldp, span, j0, values + d, ldv, capacity, o + (long)r * ldo + d, ldo);
             }
             for (int t = 0; t < TileRows; t++)
             {
-                Row(p + (long)(r + t) * ldp, span, j0, values, c, capacity, tiledColumns, hd, o + (long)(r + t) * ldo);
+                Row(p + (long)(r + t) * ldp, span, j0, values, ldv, capacity, tiledColumns, hd, o + (long)(r + t) * ldo);
             }
         }
         for (int r = tiledRows; r < rows; r++)
         {
-            Row(p + (long)r * ldp, span, j0, values, c, capacity, 0, hd, o + (long)r * ldo);
+            Row(p + (long)r * ldp, span, j0, values, ldv, capacity, 0, hd, o + (long)r * ldo);
         }
     }
 
@@ -48,7 +48,7 @@ internal static unsafe class AttentionValueTile
     }
 
     /// <summary>4 rows × 64 columns: 16 accumulators, 4 value loads and 4 broadcasts per position.</summary>
-    private static void Tile(float* p, int ldp, int span, int j0, float* values, int c, int capacity, float* o, int ldo)
+    private static void Tile(float* p, int ldp, int span, int j0, float* values, int ldv, int capacity, float* o, int ldo)
     {
         Vector512<float> a00 = default, a01 = default, a02 = default, a03 = default;
         Vector512<float> a10 = default, a11 = default, a12 = default, a13 = default;
@@ -58,7 +58,7 @@ internal static unsafe class AttentionValueTile
         for (int j = 0; j < span;)
         {
             int end = j + RunLength(j, span, j0, capacity, out int ring);
-            for (float* v = values + (long)ring * c; j < end; j++, v += c)
+            for (float* v = values + (long)ring * ldv; j < end; j++, v += ldv)
             {
                 Vector512<float> v0 = Vector512.Load(v), v1 = Vector512.Load(v + 16), v2 = Vector512.Load(v + 32), v3 = Vector512.Load(v + 48);
                 Vector512<float> b = Vector512.Create(p[j]);
@@ -101,7 +101,7 @@ internal static unsafe class AttentionValueTile
     /// Columns [from, hd) of one row: a Vector512 accumulator per 16 columns, a Vector256 one per 8, then scalar FMAs
     /// (every lane a fused multiply-add, so the widths agree bit for bit).
     /// </summary>
-    private static void Row(float* p, int span, int j0, float* values, int c, int capacity, int from, int hd, float* o)
+    private static void Row(float* p, int span, int j0, float* values, int ldv, int capacity, int from, int hd, float* o)
     {
         int d = from;
         if (Vector512.IsHardwareAccelerated)
@@ -112,7 +112,7 @@ internal static unsafe class AttentionValueTile
                 for (int j = 0; j < span;)
                 {
                     int end = j + RunLength(j, span, j0, capacity, out int ring);
-                    for (float* v = values + (long)ring * c + d; j < end; j++, v += c)
+                    for (float* v = values + (long)ring * ldv + d; j < end; j++, v += ldv)
                     {
                         acc = Vector512.FusedMultiplyAdd(Vector512.Create(p[j]), Vector512.Load(v), acc);
                     }
@@ -128,7 +128,7 @@ internal static unsafe class AttentionValueTile
                 for (int j = 0; j < span;)
                 {
                     int end = j + RunLength(j, span, j0, capacity, out int ring);
-                    for (float* v = values + (long)ring * c + d; j < end; j++, v += c)
+                    for (float* v = values + (long)ring * ldv + d; j < end; j++, v += ldv)
                     {
                         acc = Vector256.FusedMultiplyAdd(Vector256.Create(p[j]), Vector256.Load(v), acc);
                     }
@@ -142,7 +142,7 @@ internal static unsafe class AttentionValueTile
             for (int j = 0; j < span;)
             {
                 int end = j + RunLength(j, span, j0, capacity, out int ring);
-                for (float* v = values + (long)ring * c + d; j < end; j++, v += c)
+                for (float* v = values + (long)ring * ldv + d; j < end; j++, v += ldv)
                 {
                     acc = MathF.FusedMultiplyAdd(p[j], *v, acc);
                 }

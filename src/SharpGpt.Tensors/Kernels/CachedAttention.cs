@@ -113,11 +113,12 @@ public static unsafe class CachedAttention
     /// </summary>
     private static void Row(ref CachedAttentionChunk chunk, int r, int h, AttentionShape shape)
     {
-        int hd = shape.HeadDim, c = shape.Channels, capacity = chunk.Capacity;
+        int hd = shape.HeadDim, capacity = chunk.Capacity;
         int position = chunk.FirstPosition + r, first = shape.FirstVisible(position), count = position - first + 1;
         float* scores = ScratchArena.Get(ScratchArena.AttentionRow, count);
         float* q = chunk.Query + (long)r * chunk.QueryStride + h * hd;
-        float* keys = chunk.Keys + h * hd, values = chunk.Values + h * hd;
+        // Head h's rows: contiguous, hd floats apart (see CachedAttentionChunk).
+        float* keys = chunk.Keys + (long)h * capacity * hd, values = chunk.Values + (long)h * capacity * hd;
         // Ring rows advance with a compare instead of a % per position (an integer division on every key and
         // value: it cost more than the arithmetic). Both offsets are < capacity, so one subtraction wraps them.
         int firstRow = first % capacity, lookAhead = PrefetchPositions % capacity;
@@ -125,14 +126,14 @@ public static unsafe class CachedAttention
         // requested as its key is scored, so the second pass finds every one in L1/L2.
         for (int i = 0, row = firstRow; i < Math.Min(count, PrefetchPositions); i++, row = Next(row, capacity))
         {
-            PrefetchSlice(keys + (long)row * c, hd);
+            PrefetchSlice(keys + (long)row * hd, hd);
         }
         for (int i = 0, row = firstRow; i < count; i++, row = Next(row, capacity))
         {
             int ahead = row + lookAhead;
-            PrefetchSlice(keys + (long)(ahead >= capacity ? ahead - capacity : ahead) * c, hd);
-            PrefetchSlice(values + (long)row * c, hd);
-            scores[i] = VectorOps.Dot(q, keys + (long)row * c, hd);
+            PrefetchSlice(keys + (long)(ahead >= capacity ? ahead - capacity : ahead) * hd, hd);
+            PrefetchSlice(values + (long)row * hd, hd);
+            scores[i] = VectorOps.Dot(q, keys + (long)row * hd, hd);
         }
         // The scores sit at the start of the scratch row, as the prompt path's do.
         var probabilities = new Span<float>(scores, count);
@@ -141,7 +142,7 @@ public static unsafe class CachedAttention
         VectorOps.Zero(o, hd);
         for (int i = 0, row = firstRow; i < count; i++, row = Next(row, capacity))
         {
-            VectorOps.Axpy(scores[i], values + (long)row * c, o, hd);
+            VectorOps.Axpy(scores[i], values + (long)row * hd, o, hd);
         }
     }
 

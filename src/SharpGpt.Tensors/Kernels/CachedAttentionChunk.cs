@@ -4,9 +4,11 @@ namespace SharpGpt.Tensors.Kernels;
 /// Consecutive new positions of one sequence attending over its key/value cache (a decoding token, a prefill
 /// chunk, a scoring pass). Row r is position FirstPosition + r: its query (C floats, heads side by side) is at
 /// Query + r·QueryStride and its output at Output + r·OutputStride. Keys and Values point at the sequence's
-/// cache for this layer: Capacity rows of C floats, where absolute position s lives in row s mod Capacity. A dense
-/// layer's cache holds every position (Capacity ≥ context); a local layer's is a ring buffer a little larger than
-/// the window, so its memory stays bounded however long the sequence grows.
+/// cache for this layer, head-major: for each head h, Capacity rows of hd floats starting at h·Capacity·hd, where
+/// absolute position s lives in row s mod Capacity. A head's keys are thus one contiguous run that the hardware
+/// prefetchers stream (with position-major rows a head's slice was hd floats every C, a stride they do not
+/// follow). A dense layer's cache holds every position (Capacity ≥ context); a local layer's is a ring buffer a
+/// little larger than the window, so its memory stays bounded however long the sequence grows.
 /// </summary>
 public unsafe struct CachedAttentionChunk
 {

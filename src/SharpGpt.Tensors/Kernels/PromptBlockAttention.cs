@@ -27,7 +27,7 @@ public static unsafe class PromptBlockAttention
     /// <summary>Head <paramref name="h"/> of rows [block·QueryBlock, …) of a prompt chunk whose keys and values are all cached.</summary>
     internal static void Block(ref CachedAttentionChunk chunk, int block, int h, AttentionShape shape)
     {
-        int hd = shape.HeadDim, c = shape.Channels, capacity = chunk.Capacity;
+        int hd = shape.HeadDim, capacity = chunk.Capacity;
         int r0 = block * QueryBlock, rows = Math.Min(QueryBlock, chunk.Count - r0);
         int p0 = chunk.FirstPosition + r0, pLast = p0 + rows - 1;
         // Key positions j0 … pLast: everything some row of the block sees. Scores row r, column j is position j0 + j.
@@ -35,12 +35,14 @@ public static unsafe class PromptBlockAttention
         int ld = (span + 15) & ~15;
         float* scores = ScratchArena.Get(ScratchArena.AttentionRow, (long)QueryBlock * ld);
         float* q = chunk.Query + (long)r0 * chunk.QueryStride + h * hd;
+        // Head h's cached rows: contiguous, hd floats apart (see CachedAttentionChunk).
+        float* keys = chunk.Keys + (long)h * capacity * hd, values = chunk.Values + (long)h * capacity * hd;
         // S (rows × span) = Q_block · K_spanᵀ: one GEMM per run of positions that is contiguous in the ring.
         for (int position = j0; position <= pLast;)
         {
             int ring = position % capacity, length = Math.Min(pLast + 1 - position, capacity - ring);
             Gemm.Gemm.MultiplyOnThisThread(rows, length, hd, MatrixView.RowMajor(q, chunk.QueryStride),
-                MatrixView.Transposed(chunk.Keys + (long)ring * c + h * hd, c), scores + (position - j0), ld, accumulate: false);
+                MatrixView.Transposed(keys + (long)ring * hd, hd), scores + (position - j0), ld, accumulate: false);
             position += length;
         }
         float* visible = ScratchArena.Get(ScratchArena.AttentionProbabilities, span);
@@ -52,7 +54,7 @@ public static unsafe class PromptBlockAttention
             row[..first].Clear();
             row[(first + count)..].Clear();
         }
-        AttentionValueTile.Multiply(scores, ld, rows, span, j0, chunk.Values + h * hd, c, capacity, hd,
+        AttentionValueTile.Multiply(scores, ld, rows, span, j0, values, hd, capacity, hd,
             chunk.Output + (long)r0 * chunk.OutputStride + h * hd, chunk.OutputStride);
     }
 

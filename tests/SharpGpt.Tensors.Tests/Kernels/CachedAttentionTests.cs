@@ -84,8 +84,8 @@ public unsafe class CachedAttentionTests
         {
             for (int t = 0; t < lengths[s]; t++)
             {
-                Array.Copy(problems[s].Qkv, t * 3 * c + c, keys[s], t * c, c);
-                Array.Copy(problems[s].Qkv, t * 3 * c + 2 * c, values[s], t * c, c);
+                StoreHeadMajor(problems[s].Qkv, t * 3 * c + c, keys[s], t, lengths[s], shape);
+                StoreHeadMajor(problems[s].Qkv, t * 3 * c + 2 * c, values[s], t, lengths[s], shape);
             }
         }
         fixed (float* q0 = problems[0].Qkv, q1 = problems[1].Qkv, q2 = problems[2].Qkv, k0 = keys[0], k1 = keys[1], k2 = keys[2])
@@ -180,14 +180,23 @@ public unsafe class CachedAttentionTests
                 int count = Math.Min(chunkSize, time - t0);
                 for (int t = t0; t < t0 + count; t++)
                 {
-                    Array.Copy(qkv, t * 3 * c + c, keys, t % capacity * c, c);
-                    Array.Copy(qkv, t * 3 * c + 2 * c, values, t % capacity * c, c);
+                    StoreHeadMajor(qkv, t * 3 * c + c, keys, t % capacity, capacity, shape);
+                    StoreHeadMajor(qkv, t * 3 * c + 2 * c, values, t % capacity, capacity, shape);
                 }
                 CachedAttentionChunk chunk = Chunk(pq + t0 * 3 * c, po + t0 * c, pk, pv, c, t0, count, capacity, decoding);
                 CachedAttention.Forward(&chunk, 1, shape);
             }
         }
         return output;
+    }
+
+    /// <summary>C floats of one position (heads side by side) into ring row <paramref name="row"/> of every head: [heads, capacity, hd].</summary>
+    private static void StoreHeadMajor(float[] source, int offset, float[] cache, int row, int capacity, AttentionShape shape)
+    {
+        for (int h = 0; h < shape.Heads; h++)
+        {
+            Array.Copy(source, offset + h * shape.HeadDim, cache, (h * capacity + row) * shape.HeadDim, shape.HeadDim);
+        }
     }
 
     private static CachedAttentionChunk Chunk(float* qkvRow, float* outputRow, float* keys, float* values, int c, int first, int count, int capacity, bool decoding) => new()
