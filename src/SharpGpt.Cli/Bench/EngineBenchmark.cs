@@ -24,6 +24,9 @@ internal sealed unsafe class EngineBenchmark
 {
     private readonly GptConfig _config;
     private readonly int _repeats;
+
+    /// <summary>Decode runs per kind of weights, each between two reads (see <see cref="Decode"/>).</summary>
+    private readonly int _decodeRuns;
     private readonly Action<string> _log;
     private double _peak;
 
@@ -31,6 +34,7 @@ internal sealed unsafe class EngineBenchmark
     {
         _config = config;
         _repeats = quick ? 2 : 5;
+        _decodeRuns = quick ? 2 : 9;
         _log = log;
         Quick = quick;
     }
@@ -210,7 +214,7 @@ internal sealed unsafe class EngineBenchmark
 
     /// <summary>
     /// Single-stream decoding speed, and the weight bytes it streams per second as a fraction of a plain DRAM read
-    /// (<see cref="ReadBandwidthProbe"/>), the two alternated so that each pair sees the same machine.
+    /// (<see cref="ReadBandwidthProbe"/>) read just before and just after each decode run, so that each ratio sees the same machine.
     /// </summary>
     private BenchResult[] Decode(GptModel model, int tokens, QuantizationKind? kind = null)
     {
@@ -237,13 +241,19 @@ internal sealed unsafe class EngineBenchmark
         var seconds = new List<double>();
         var reads = new List<double>();
         var fractions = new List<double>();
-        for (int r = 0; r < _repeats; r++)
+        // Each decode run is bracketed by a read before and one after it, and compared with their mean: this
+        // machine's bandwidth drifts within seconds, and one read taken only before the run missed drops that
+        // began during it (the same build read 59–95 % of a preceding read in consecutive runs).
+        double readBefore = probe.MeasureGigabytesPerSecond();
+        for (int r = 0; r < _decodeRuns; r++)
         {
-            double read = probe.MeasureGigabytesPerSecond();
             double s = DecodeSeconds();
+            double readAfter = probe.MeasureGigabytesPerSecond();
+            double read = (readBefore + readAfter) / 2;
             seconds.Add(s);
             reads.Add(read);
             fractions.Add(bytes * tokens / s / 1e9 / read);
+            readBefore = readAfter;
         }
         double tokensPerSecond = tokens / MedianOf(seconds);
         double readGigabytes = MedianOf(reads), fraction = MedianOf(fractions);
@@ -276,7 +286,7 @@ internal sealed unsafe class EngineBenchmark
                 $"{1000 / tokensPerSecond:F1} ms/token, ≈{bytes * tokensPerSecond / 1e9:F0} GB/s of weights streamed, " +
                 $"dispatch overhead ≈{100 * overhead * tokensPerSecond:F1}% ({perToken} jobs/token)"),
             new BenchResult($"decode {name}: weight stream / plain read", 100 * fraction, "%",
-                $"median of {_repeats} alternated pairs; a plain {WorkerPool.Shared.ThreadCount}-thread read of {probe.Bytes / 1e6:F0} MB (DRAM) ran at {readGigabytes:F1} GB/s" +
+                $"median of {_decodeRuns} decode runs, each against the mean of a read just before and just after it; a plain {WorkerPool.Shared.ThreadCount}-thread read of {probe.Bytes / 1e6:F0} MB (DRAM) ran at {readGigabytes:F1} GB/s" +
                 // Weights smaller than the probe's floor may stay in the L3 between tokens: then decoding can beat DRAM.
                 (bytes < ReadBandwidthProbe.MinimumBytes / 2 ? $"; {bytes / 1e6:F0} MB of weights can stay in the caches, so above 100 % is possible" : "")),
         ];
