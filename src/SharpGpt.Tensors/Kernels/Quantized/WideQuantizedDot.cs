@@ -29,7 +29,7 @@ namespace SharpGpt.Tensors.Kernels.Quantized;
 /// </summary>
 internal static unsafe class WideQuantizedDot
 {
-    /// <summary>Prepared activation bytes per unit: three 64-byte vectors (and one spare, keeping units aligned).</summary>
+    /// <summary>Prepared activation bytes per unit: four 64-byte vectors for int4, three (and a spare) for int8.</summary>
     public const int UnitBytes = 256;
 
     /// <summary>Weight bytes per row per unit (one 512-bit load).</summary>
