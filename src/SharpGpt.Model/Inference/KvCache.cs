@@ -111,10 +111,11 @@ public sealed unsafe class KvCache : IDisposable
         {
             long headFloats = (long)Capacities[l] * HeadDim;
             long bytes = (long)Math.Min(positions, Capacities[l]) * HeadDim * sizeof(float);
-            for (int h = 0; h < Heads; h++)
+            // Keys and values of a layer are adjacent, so the 2·Heads head runs are headFloats apart.
+            float* source = Keys(from, l), destination = Keys(to, l);
+            for (int run = 0; run < 2 * Heads; run++)
             {
-                Buffer.MemoryCopy(Keys(from, l) + h * headFloats, Keys(to, l) + h * headFloats, bytes, bytes);
-                Buffer.MemoryCopy(Values(from, l) + h * headFloats, Values(to, l) + h * headFloats, bytes, bytes);
+                Buffer.MemoryCopy(source + run * headFloats, destination + run * headFloats, bytes, bytes);
             }
         }
     }

@@ -195,7 +195,7 @@ public static unsafe class QuantizedMatMul
                         {
                             for (int t = j; t < j + 4; t++)
                             {
-                                y[t] += WideQuantizedDot.TailDot(weights, t, tailGroup, x, sx);
+                                y[t] += GroupDot(weights, t, tailGroup, x, sx);
                             }
                         }
                     }
@@ -208,7 +208,7 @@ public static unsafe class QuantizedMatMul
                             : WideQuantizedDot.Dot1<WideQuantizedDot.Int8Groups>(data, scales, prepared, units);
                         if (tailGroup < groups)
                         {
-                            y[j] += WideQuantizedDot.TailDot(weights, j, tailGroup, x, sx);
+                            y[j] += GroupDot(weights, j, tailGroup, x, sx);
                         }
                     }
                 }
@@ -231,7 +231,7 @@ public static unsafe class QuantizedMatMul
                 }
                 for (; j < j1; j++)
                 {
-                    y[j] = vnni ? DotVnni(weights, j, x, sx) : DotScalar(weights, j, x, sx);
+                    y[j] = vnni ? GroupDot(weights, j, 0, x, sx) : DotScalar(weights, j, x, sx);
                 }
                 if (args.Bias != null)
                 {
@@ -249,7 +249,7 @@ public static unsafe class QuantizedMatMul
     /// one activation row: four independent accumulator chains, and the activation group loaded, and its sign
     /// split off, once for all four rows. Not inlined, so that the JIT keeps every value in a register (inlined
     /// into the task loop, it spilled the accumulators to the stack and ran 4× slower); generic over the storage
-    /// so that the JIT specialises the group load. Same arithmetic per element as <see cref="DotVnni"/>.
+    /// so that the JIT specialises the group load. Same arithmetic per element as <see cref="GroupDot"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Dot4<TGroups>(byte* w0, long rowBytes, byte* x, float* sx, float* s0, int groups, float* y)
@@ -316,17 +316,22 @@ public static unsafe class QuantizedMatMul
         public static Vector256<sbyte> Load(byte* group) => QuantizedRows.Unpack4(group);
     }
 
-    private static float DotVnni(in QuantizedRows w, int row, byte* x, float* sx)
+    /// <summary>
+    /// Groups [<paramref name="firstGroup"/>, Groups) of one weight row, one 256-bit step per group (vpsignb,
+    /// vpmaddubsw, vpmaddwd: the same integers as vpdpbusd, so the same bits as a row of <see cref="Dot4"/>),
+    /// summed in group order: the VNNI path's rows outside 4-row blocks, and the wide path's groups past its
+    /// last whole unit.
+    /// </summary>
+    internal static float GroupDot(in QuantizedRows w, int row, int firstGroup, byte* x, float* sx)
     {
-        int groups = w.Groups;
-        float* sw = w.Scales + (long)row * groups;
+        float* sw = w.Scales + (long)row * w.Groups;
         Vector256<float> accumulator = Vector256<float>.Zero;
-        bool int4 = w.Int4;
-        for (int g = 0; g < groups; g++)
+        for (int g = firstGroup; g < w.Groups; g++)
         {
             Vector256<sbyte> xq = Vector256.Load((sbyte*)x + (long)g * QuantizedMatrix.GroupSize);
-            Vector256<sbyte> wq = Avx2.Sign(int4 ? QuantizedRows.Unpack4(w.Group(row, g)) : Vector256.Load((sbyte*)w.Group(row, g)), xq);
-            Vector256<int> sums = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, Avx2.Abs(xq), wq);
+            byte* group = w.Group(row, g);
+            Vector256<sbyte> wq = Avx2.Sign(w.Int4 ? QuantizedRows.Unpack4(group) : Vector256.Load((sbyte*)group), xq);
+            Vector256<int> sums = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.Abs(xq), wq), Vector256<short>.One);
             accumulator = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(sums), Vector256.Create(sx[g] * sw[g]), accumulator);
         }
         return Vector256.Sum(accumulator);

@@ -23,7 +23,7 @@ namespace SharpGpt.Tensors.Kernels.Quantized;
 /// the second, no unpacking shuffle needed. The stored +8 is removed in integers: each lane subtracts 8 · Σ q_x
 /// over its elements (precomputed, 16 int32). s_x is spread over each group's 4 lanes.</item>
 /// </list>
-/// Groups past the last whole unit go through <see cref="TailDot"/> (256-bit, per group). Every weight row runs
+/// Groups past the last whole unit go through <see cref="QuantizedMatMul.GroupDot"/> (256-bit, per group). Every weight row runs
 /// the same instructions in the same order whether it is computed alone or in a block of four, so results stay
 /// row-invariant.
 /// </summary>
@@ -124,25 +124,6 @@ internal static unsafe class WideQuantizedDot
             a = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(TUnit.Dot(w + u * UnitWeightBytes, x)), TUnit.SpreadScales(s + u * TUnit.Groups) * sx, a);
         }
         return Vector512.Sum(a);
-    }
-
-    /// <summary>
-    /// Groups [<paramref name="firstGroup"/>, Groups) of one weight row, one 256-bit step per group (vpsignb,
-    /// vpmaddubsw, vpmaddwd: the same integers as the other paths), summed in group order.
-    /// </summary>
-    public static float TailDot(in QuantizedRows w, int row, int firstGroup, byte* x, float* sx)
-    {
-        float* sw = w.Scales + (long)row * w.Groups;
-        Vector256<float> accumulator = Vector256<float>.Zero;
-        for (int g = firstGroup; g < w.Groups; g++)
-        {
-            Vector256<sbyte> xq = Vector256.Load((sbyte*)x + (long)g * QuantizedMatrix.GroupSize);
-            byte* group = w.Group(row, g);
-            Vector256<sbyte> wq = Avx2.Sign(w.Int4 ? QuantizedRows.Unpack4(group) : Vector256.Load((sbyte*)group), xq);
-            Vector256<int> sums = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.Abs(xq), wq), Vector256<short>.One);
-            accumulator = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(sums), Vector256.Create(sx[g] * sw[g]), accumulator);
-        }
-        return Vector256.Sum(accumulator);
     }
 
     /// <summary>How one 64-byte unit of a weight row is multiplied; the JIT specialises the loops for each.</summary>
