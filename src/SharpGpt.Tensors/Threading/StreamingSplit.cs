@@ -1,61 +1,134 @@
+using System.Runtime.InteropServices;
+
 namespace SharpGpt.Tensors.Threading;
 
 /// <summary>
-/// How a job that streams <see cref="Units"/> equal units of memory once (a decode-time matvec's weight rows) is cut
-/// into tasks for <see cref="Threads"/> threads. The first task of each thread is one long contiguous range (together
-/// 7/8 of the units), because the hardware prefetchers lose their stream at every jump (int8: 24.6 GB/s with 32-row
-/// tasks, 47 GB/s with long ranges). The last eighth is cut into shrinking ranges (a quarter of what is left per
-/// two threads, at least 1/64 of the units) that whichever thread is free claims, so both threads stream until the
-/// end instead of one idling while the other finishes a long last range. Against two equal ranges per thread, same
-/// process, alternating: the 49 GPT-2 decode matrices and the head 43.5–45.7 → 49.4–49.6 GB/s; GPT-2 fp32 decoding
-/// 117 → 131 tokens/s, 80 → 88 % of a sustained plain read (medians of 30 pairs; guided faster in all 6 rounds);
-/// int8 234 → 328 tokens/s (medians of 20; faster or level in each of 4 rounds).
+/// How a job that streams <see cref="Units"/> equal units of memory once (a decode-time matvec's weight rows) is
+/// shared by <see cref="Threads"/> threads. Each task (one per thread) owns an equal contiguous range and claims it
+/// front to back in chunks of about <see cref="ChunkBytes"/>, so each thread reads one long sequential stream, which
+/// the hardware prefetchers need (int8: 24.6 GB/s with 32-row tasks, 47 GB/s with long ranges). A task whose range is
+/// empty steals the back half of the largest unclaimed remainder and owns that from then on, so a thread that is
+/// descheduled or slowed (this shared VM pauses a vCPU for tens of microseconds to milliseconds) does not leave the
+/// other waiting at the end of the job: whatever it has not claimed yet moves over.
+/// <para>
+/// The claim state lives in <see cref="Slot"/>s that the caller provides (stack memory that outlives the job, as the
+/// pool's <see cref="WorkerPool.Run"/> blocks), one cache line each, so owners do not share lines.
+/// </para>
 /// </summary>
-public readonly struct StreamingSplit
+public readonly unsafe struct StreamingSplit
 {
-    /// <summary>The long first ranges take (Share − 1) / Share of the units.</summary>
-    private const int Share = 8;
+    /// <summary>
+    /// Units an owner claims at a time, in bytes: about 2.5 µs of reading for one core here. The last chunk each
+    /// thread takes is the imbalance stealing cannot remove, and a claim is one uncontended compare-and-swap.
+    /// </summary>
+    public const int ChunkBytes = 64 << 10;
 
-    /// <summary>The shortest later range is 1/MinimumFraction of the units.</summary>
-    private const int MinimumFraction = 64;
+    /// <summary>One task's unclaimed range, packed as next (low 32 bits) and end (high 32 bits); one cache line.</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 64)]
+    public struct Slot
+    {
+        [FieldOffset(0)] internal long Range;
+    }
 
-    private readonly int _head, _minimum;
+    private readonly Slot* _slots;
+    private readonly int _chunk;
 
-    public StreamingSplit(int units, int threads)
+    /// <param name="units">Units to stream.</param>
+    /// <param name="unitBytes">Bytes one unit reads, which sizes the chunks.</param>
+    /// <param name="slots">Claim state, one per thread (<paramref name="threads"/> of them); must stay valid until the job ends.</param>
+    /// <param name="threads">Threads that will run the tasks.</param>
+    public StreamingSplit(int units, long unitBytes, Slot* slots, int threads)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(units);
+        ArgumentOutOfRangeException.ThrowIfLessThan(unitBytes, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
         Units = units;
         Threads = threads;
-        _head = threads == 1 ? units : Math.Max(1, (int)((long)units * (Share - 1) / Share / threads));
-        _minimum = Math.Max(1, units / MinimumFraction);
-        int tasks = 0;
-        for (int start = 0; start < units; tasks++)
+        _slots = slots;
+        _chunk = (int)Math.Max(1, ChunkBytes / unitBytes);
+        for (int t = 0; t < threads; t++)
         {
-            start = Range(tasks).End;
+            (int start, int end) = WorkerPool.Partition(units, threads, t);
+            _slots[t].Range = Pack(start, end);
         }
-        Tasks = tasks;
     }
 
     public int Units { get; }
 
     public int Threads { get; }
 
-    /// <summary>Tasks to run; task t covers <see cref="Range"/>(t), and the ranges tile [0, Units) in order.</summary>
-    public int Tasks { get; }
+    /// <summary>Tasks to run: one per thread (none when there is nothing to stream).</summary>
+    public int Tasks => Units == 0 ? 0 : Threads;
 
-    public (int Start, int End) Range(int task)
+    /// <summary>
+    /// The next contiguous units for <paramref name="task"/>: a chunk of its own range, or else of a range it steals.
+    /// False when no unclaimed units are left anywhere. Every unit is handed out exactly once, in increasing order
+    /// within each claim, whichever threads run the tasks and whenever they arrive.
+    /// </summary>
+    public bool TryClaim(int task, out int start, out int end)
     {
-        int start = 0;
-        for (int i = 0; ; i++)
+        ref long own = ref _slots[task].Range;
+        while (true)
         {
-            int remaining = Units - start;
-            int size = Math.Min(remaining, i < Threads ? _head : Math.Max(_minimum, remaining / (2 * Threads)));
-            if (i == task)
+            long range = Volatile.Read(ref own);
+            (int next, int last) = Unpack(range);
+            if (next >= last)
             {
-                return (start, start + size);
+                if (!TrySteal(task))
+                {
+                    start = end = 0;
+                    return false;
+                }
+                continue;
             }
-            start += size;
+            int take = Math.Min(_chunk, last - next);
+            if (Interlocked.CompareExchange(ref own, Pack(next + take, last), range) == range)
+            {
+                start = next;
+                end = next + take;
+                return true;
+            }
         }
     }
+
+    /// <summary>
+    /// Moves the back half of the largest unclaimed range (all of it when at most a chunk is left) into
+    /// <paramref name="task"/>'s slot. False when nothing is left.
+    /// </summary>
+    private bool TrySteal(int task)
+    {
+        while (true)
+        {
+            int victim = -1, most = 0;
+            long seen = 0;
+            for (int t = 0; t < Threads; t++)
+            {
+                long range = Volatile.Read(ref _slots[t].Range);
+                (int next, int last) = Unpack(range);
+                if (last - next > most)
+                {
+                    victim = t;
+                    most = last - next;
+                    seen = range;
+                }
+            }
+            if (victim < 0)
+            {
+                return false;
+            }
+            (int victimNext, int victimEnd) = Unpack(seen);
+            int take = most <= _chunk ? most : most / 2;
+            int split = victimEnd - take;
+            if (Interlocked.CompareExchange(ref _slots[victim].Range, Pack(victimNext, split), seen) == seen)
+            {
+                // Own slot is empty, so no one steals from it until this store publishes the new range.
+                Volatile.Write(ref _slots[task].Range, Pack(split, victimEnd));
+                return true;
+            }
+        }
+    }
+
+    private static long Pack(int next, int end) => (long)end << 32 | (uint)next;
+
+    private static (int Next, int End) Unpack(long range) => ((int)range, (int)(range >> 32));
 }

@@ -1,10 +1,14 @@
+using System.Runtime.InteropServices;
 using SharpGpt.Tensors.Threading;
 using Xunit;
 
 namespace SharpGpt.Tensors.Tests.Threading;
 
-public class StreamingSplitTests
+public unsafe class StreamingSplitTests
 {
+    /// <summary>Bytes per unit that make a chunk 64 units long.</summary>
+    private const int SixtyFourUnitChunks = StreamingSplit.ChunkBytes / 64;
+
     [Theory]
     [InlineData(0, 2)]
     [InlineData(1, 2)]
@@ -16,30 +20,147 @@ public class StreamingSplitTests
     [InlineData(12565, 2)]
     [InlineData(12565, 16)]
     [InlineData(100, 1)]
-    public void TheRangesTileEveryUnitOnceInOrderWithLongFirstRanges(int units, int threads)
+    public void RunOneAfterAnotherTheTasksClaimEveryUnitOnceAndTheFirstStreamsItsOwnRangeInChunks(int units, int threads)
     {
-        var split = new StreamingSplit(units, threads);
-        int next = 0;
+        StreamingSplit.Slot* slots = stackalloc StreamingSplit.Slot[threads];
+        var split = new StreamingSplit(units, SixtyFourUnitChunks, slots, threads);
+        Assert.Equal(units == 0 ? 0 : threads, split.Tasks);
+        var claims = new List<(int Task, int Start, int End)>();
+        // The pool's serial fallback: task 0 runs to the end (stealing what the others have not claimed), then 1, …
         for (int task = 0; task < split.Tasks; task++)
         {
-            (int start, int end) = split.Range(task);
-            Assert.Equal(next, start);
-            Assert.True(end > start, $"task {task} is empty");
-            next = end;
+            while (split.TryClaim(task, out int start, out int end))
+            {
+                Assert.True(start >= 0 && end > start && end <= units, $"claim [{start}, {end}) of {units}");
+                claims.Add((task, start, end));
+            }
         }
-        Assert.Equal(units, next);
-        if (threads == 1)
+        AssertEveryUnitOnce(units, claims.Select(c => (c.Start, c.End)));
+        Assert.All(claims, c => Assert.Equal(0, c.Task));
+        // Task 0's own range comes first, front to back, one chunk at a time.
+        (int ownStart, int ownEnd) = WorkerPool.Partition(units, threads, 0);
+        int expectedStart = ownStart;
+        foreach ((_, int start, int end) in claims.TakeWhile(c => c.Start < ownEnd))
         {
-            Assert.Equal(Math.Min(units, 1), split.Tasks);
+            Assert.Equal(expectedStart, start);
+            Assert.Equal(Math.Min(64, ownEnd - start), end - start);
+            expectedStart = end;
         }
-        else if (units >= 64 * threads)
+        Assert.Equal(ownEnd, expectedStart);
+    }
+
+    [Theory]
+    [InlineData(10_007, 2, StreamingSplit.ChunkBytes / 4)] // chunks of 4 units: thousands of claims and steals
+    [InlineData(10_007, 3, StreamingSplit.ChunkBytes)]
+    [InlineData(12_565, 4, 49_152)] // a GPT-2 LM-head block of 4 rows: one unit per chunk
+    [InlineData(97, 8, StreamingSplit.ChunkBytes / 2)]
+    [InlineData(5, 2, 1)] // one chunk is the whole job
+    public void ThreadsRacingForUnitsClaimEachExactlyOnce(int units, int threads, int unitBytes)
+    {
+        for (int repeat = 0; repeat < 20; repeat++)
         {
-            // Each thread starts on one long range (together 7/8 of the work), and the ranges after them shrink.
-            Assert.All(Enumerable.Range(0, threads), t => Assert.True(split.Range(t).End - split.Range(t).Start >= units * 7 / 8 / threads));
-            int[] sizes = Enumerable.Range(threads, split.Tasks - threads).Select(t => split.Range(t).End - split.Range(t).Start).ToArray();
-            Assert.Equal(sizes.OrderDescending(), sizes);
-            Assert.True(sizes[^1] <= Math.Max(1, units / 64));
-            Assert.True(split.Tasks <= 8 * threads + 8, $"{split.Tasks} tasks");
+            int[] claimed = new int[units];
+            StreamingSplit.Slot* slots = (StreamingSplit.Slot*)NativeMemory.AlignedAlloc((nuint)(threads * sizeof(StreamingSplit.Slot)), 64);
+            try
+            {
+                var split = new StreamingSplit(units, unitBytes, slots, threads);
+                using var start = new Barrier(threads);
+                Thread[] workers = Enumerable.Range(0, threads).Select(task => new Thread(() =>
+                {
+                    start.SignalAndWait();
+                    while (split.TryClaim(task, out int first, out int last))
+                    {
+                        for (int u = first; u < last; u++)
+                        {
+                            Interlocked.Increment(ref claimed[u]);
+                        }
+                    }
+                })).ToArray();
+                foreach (Thread worker in workers)
+                {
+                    worker.Start();
+                }
+                foreach (Thread worker in workers)
+                {
+                    worker.Join();
+                }
+            }
+            finally
+            {
+                NativeMemory.AlignedFree(slots);
+            }
+            Assert.All(claimed, count => Assert.Equal(1, count));
         }
+    }
+
+    [Fact]
+    public void AThreadThatArrivesLateFindsItsRangeTakenOver()
+    {
+        const int Units = 4096, Threads = 2;
+        StreamingSplit.Slot* slots = stackalloc StreamingSplit.Slot[Threads];
+        var split = new StreamingSplit(Units, SixtyFourUnitChunks, slots, Threads);
+        int[] byTask = new int[Threads];
+        using var firstDone = new ManualResetEventSlim();
+        var args = new LateArgs { Split = split, ByTask = byTask, FirstDone = firstDone };
+        var handle = GCHandle.Alloc(args);
+        try
+        {
+            using var pool = new WorkerPool(Threads);
+            pool.Run(split.Tasks, &LateTask, (void*)GCHandle.ToIntPtr(handle));
+        }
+        finally
+        {
+            handle.Free();
+        }
+        // Task 1 started only after task 0 had finished, and task 0 had stolen everything by then.
+        Assert.Equal(Units, byTask[0]);
+        Assert.Equal(0, byTask[1]);
+    }
+
+    [Fact]
+    public void SplitsRejectBadArguments()
+    {
+        StreamingSplit.Slot* slots = stackalloc StreamingSplit.Slot[1];
+        Assert.Throws<ArgumentOutOfRangeException>(() => new StreamingSplit(-1, 4, slots, 1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new StreamingSplit(8, 0, slots, 1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new StreamingSplit(8, 4, slots, 0));
+    }
+
+    private sealed class LateArgs
+    {
+        public StreamingSplit Split;
+        public required int[] ByTask;
+        public required ManualResetEventSlim FirstDone;
+    }
+
+    private static void LateTask(void* argsPointer, int task)
+    {
+        var args = (LateArgs)GCHandle.FromIntPtr((nint)argsPointer).Target!;
+        if (task == 1)
+        {
+            // Whichever thread runs task 1 waits until task 0 is over (the pool hands out task 0 first).
+            args.FirstDone.Wait();
+        }
+        while (args.Split.TryClaim(task, out int start, out int end))
+        {
+            args.ByTask[task] += end - start;
+        }
+        if (task == 0)
+        {
+            args.FirstDone.Set();
+        }
+    }
+
+    private static void AssertEveryUnitOnce(int units, IEnumerable<(int Start, int End)> claims)
+    {
+        int[] count = new int[units];
+        foreach ((int start, int end) in claims)
+        {
+            for (int u = start; u < end; u++)
+            {
+                count[u]++;
+            }
+        }
+        Assert.All(count, c => Assert.Equal(1, c));
     }
 }

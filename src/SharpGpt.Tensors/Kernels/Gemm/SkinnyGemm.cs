@@ -38,8 +38,10 @@ internal static unsafe class SkinnyGemm
             M = m, N = n, K = k,
             Accumulate = accumulate,
         };
-        // Each thread streams long contiguous ranges of W's 4-row blocks (see StreamingSplit).
-        args.Split = new StreamingSplit((n + 3) / 4, WorkerPool.Shared.ThreadCount);
+        // Each thread streams a long contiguous range of W's 4-row blocks (see StreamingSplit).
+        int threads = WorkerPool.Shared.ThreadCount;
+        StreamingSplit.Slot* slots = stackalloc StreamingSplit.Slot[threads];
+        args.Split = new StreamingSplit((n + 3) / 4, 4L * k * sizeof(float), slots, threads);
         WorkerPool.Shared.Run(args.Split.Tasks, &Task, &args);
     }
 
@@ -54,9 +56,15 @@ internal static unsafe class SkinnyGemm
     private static void Task(void* argsPointer, int task)
     {
         ref SkinnyArgs args = ref *(SkinnyArgs*)argsPointer;
-        (int b0, int b1) = args.Split.Range(task);
-        int first = b0 * 4;
-        int last = Math.Min(args.N, b1 * 4);
+        while (args.Split.TryClaim(task, out int b0, out int b1))
+        {
+            Columns(ref args, b0 * 4, Math.Min(args.N, b1 * 4));
+        }
+    }
+
+    /// <summary>C[:, first..last).</summary>
+    private static void Columns(ref SkinnyArgs args, int first, int last)
+    {
         if (args.M < 4 || !Vector512.IsHardwareAccelerated)
         {
             // One or a few rows (single-stream decoding): walk W row after row, so the thread's weight range is

@@ -39,12 +39,14 @@ internal static unsafe class BFloat16MatMul
         {
             throw new PlatformNotSupportedException($"{width} is not hardware-accelerated here.");
         }
+        int threads = WorkerPool.Shared.ThreadCount;
+        StreamingSplit.Slot* slots = stackalloc StreamingSplit.Slot[threads];
         var args = new Args
         {
             Output = output, Input = input, Bias = bias, Rows = rows,
             Weights = new QuantizedRows(weights), N = weights.Rows,
             Width = width,
-            Split = new StreamingSplit(weights.Rows, WorkerPool.Shared.ThreadCount),
+            Split = new StreamingSplit(weights.Rows, (long)weights.Groups * weights.BytesPerGroup, slots, threads),
         };
         WorkerPool.Shared.Run(args.Split.Tasks, &Task, &args);
     }
@@ -61,8 +63,16 @@ internal static unsafe class BFloat16MatMul
     private static void Task(void* argsPointer, int task)
     {
         ref Args args = ref *(Args*)argsPointer;
+        while (args.Split.TryClaim(task, out int first, out int last))
+        {
+            Rows(ref args, first, last);
+        }
+    }
+
+    /// <summary>Outputs first..last of every input row.</summary>
+    private static void Rows(ref Args args, int first, int last)
+    {
         int k = args.Weights.Columns, n = args.N;
-        (int first, int last) = args.Split.Range(task);
         for (int j0 = first; j0 < last; j0 += TileColumns)
         {
             int j1 = Math.Min(last, j0 + TileColumns);

@@ -77,8 +77,10 @@ public static unsafe class QuantizedMatMul
             Weights = new QuantizedRows(weights), N = weights.Rows,
             Path = chosen, Prepared = prepared, PreparedRowBytes = preparedRowBytes, Units = units,
         };
-        // Each thread streams long contiguous ranges of 4-row blocks (see StreamingSplit).
-        args.Split = new StreamingSplit((weights.Rows + 3) / 4, WorkerPool.Shared.ThreadCount);
+        // Each thread streams a long contiguous range of 4-row blocks (see StreamingSplit).
+        int threads = WorkerPool.Shared.ThreadCount;
+        StreamingSplit.Slot* slots = stackalloc StreamingSplit.Slot[threads];
+        args.Split = new StreamingSplit((weights.Rows + 3) / 4, 4L * groups * weights.BytesPerGroup, slots, threads);
         WorkerPool.Shared.Run(args.Split.Tasks, &Task, &args);
     }
 
@@ -159,10 +161,17 @@ public static unsafe class QuantizedMatMul
     private static void Task(void* argsPointer, int task)
     {
         ref Args args = ref *(Args*)argsPointer;
+        while (args.Split.TryClaim(task, out int b0, out int b1))
+        {
+            Rows(ref args, b0 * 4, Math.Min(args.N, b1 * 4));
+        }
+    }
+
+    /// <summary>Outputs first..last of every input row.</summary>
+    private static void Rows(ref Args args, int first, int last)
+    {
         ref readonly QuantizedRows weights = ref args.Weights;
         int groups = weights.Groups, n = args.N;
-        (int b0, int b1) = args.Split.Range(task);
-        int first = b0 * 4, last = Math.Min(n, b1 * 4);
         long rowBytes = (long)groups * weights.BytesPerGroup;
         // Tiles of TileColumns weight rows: with several input rows, a tile is read from DRAM once and stays in
         // L1/L2 while every input row uses it.
