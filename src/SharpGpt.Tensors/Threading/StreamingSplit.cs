@@ -11,6 +11,12 @@ namespace SharpGpt.Tensors.Threading;
 /// descheduled or slowed (this shared VM pauses a vCPU for tens of microseconds to milliseconds) does not leave the
 /// other waiting at the end of the job: whatever it has not claimed yet moves over.
 /// <para>
+/// Against the previous split (7/8 of the units in one fixed range per thread, then shrinking shared tasks), GPT-2
+/// fp32 decoding in the same process, alternating: the time a thread waited for the other at the end of a job fell
+/// from 0.28–0.44 to 0.16–0.18 ms a token, and median tokens/s rose 111.7 → 115.9, 113.8 → 123.3 and
+/// 117.9 → 123.2 (20, 20 and 40 pairs). Chunks of 16 KiB were slower, and 256 KiB left more waiting.
+/// </para>
+/// <para>
 /// The claim state lives in <see cref="Slot"/>s that the caller provides (stack memory that outlives the job, as the
 /// pool's <see cref="WorkerPool.Run"/> blocks), one cache line each, so owners do not share lines.
 /// </para>
