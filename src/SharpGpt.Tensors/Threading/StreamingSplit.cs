@@ -17,8 +17,9 @@ namespace SharpGpt.Tensors.Threading;
 /// 117.9 → 123.2 (20, 20 and 40 pairs). Chunks of 16 KiB were slower, and 256 KiB left more waiting.
 /// </para>
 /// <para>
-/// The claim state lives in <see cref="Slot"/>s that the caller provides (stack memory that outlives the job, as the
-/// pool's <see cref="WorkerPool.Run"/> blocks), one cache line each, so owners do not share lines.
+/// The claim state lives in a board of <see cref="BoardBytes"/> that the caller provides (stack memory outlives the
+/// job, as the pool's <see cref="WorkerPool.Run"/> blocks): one 64-byte-aligned cache line per thread, so owners
+/// share no line with each other or with the caller's job arguments.
 /// </para>
 /// </summary>
 public readonly unsafe struct StreamingSplit
@@ -29,11 +30,14 @@ public readonly unsafe struct StreamingSplit
     /// </summary>
     public const int ChunkBytes = 64 << 10;
 
+    /// <summary>Bytes of a cache line (x64 and Arm64 alike).</summary>
+    private const int LineBytes = 64;
+
     /// <summary>One task's unclaimed range, packed as next (low 32 bits) and end (high 32 bits); one cache line.</summary>
-    [StructLayout(LayoutKind.Explicit, Size = 64)]
-    public struct Slot
+    [StructLayout(LayoutKind.Explicit, Size = LineBytes)]
+    private struct Slot
     {
-        [FieldOffset(0)] internal long Range;
+        [FieldOffset(0)] public long Range;
     }
 
     private readonly Slot* _slots;
@@ -41,16 +45,16 @@ public readonly unsafe struct StreamingSplit
 
     /// <param name="units">Units to stream.</param>
     /// <param name="unitBytes">Bytes one unit reads, which sizes the chunks.</param>
-    /// <param name="slots">Claim state, one per thread (<paramref name="threads"/> of them); must stay valid until the job ends.</param>
+    /// <param name="board">At least <see cref="BoardBytes"/>(<paramref name="threads"/>) bytes of claim state, any alignment; must stay valid until the job ends.</param>
     /// <param name="threads">Threads that will run the tasks.</param>
-    public StreamingSplit(int units, long unitBytes, Slot* slots, int threads)
+    public StreamingSplit(int units, long unitBytes, byte* board, int threads)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(units);
         ArgumentOutOfRangeException.ThrowIfLessThan(unitBytes, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
         Units = units;
         Threads = threads;
-        _slots = slots;
+        _slots = (Slot*)(((nint)board + LineBytes - 1) & ~(nint)(LineBytes - 1));
         _chunk = (int)Math.Max(1, ChunkBytes / unitBytes);
         for (int t = 0; t < threads; t++)
         {
@@ -58,6 +62,9 @@ public readonly unsafe struct StreamingSplit
             _slots[t].Range = Pack(start, end);
         }
     }
+
+    /// <summary>Bytes of claim state a split for <paramref name="threads"/> threads needs: a line each, plus one for alignment.</summary>
+    public static int BoardBytes(int threads) => (threads + 1) * LineBytes;
 
     public int Units { get; }
 

@@ -22,8 +22,8 @@ public unsafe class StreamingSplitTests
     [InlineData(100, 1)]
     public void RunOneAfterAnotherTheTasksClaimEveryUnitOnceAndTheFirstStreamsItsOwnRangeInChunks(int units, int threads)
     {
-        StreamingSplit.Slot* slots = stackalloc StreamingSplit.Slot[threads];
-        var split = new StreamingSplit(units, SixtyFourUnitChunks, slots, threads);
+        byte* board = stackalloc byte[StreamingSplit.BoardBytes(threads)];
+        var split = new StreamingSplit(units, SixtyFourUnitChunks, board, threads);
         Assert.Equal(units == 0 ? 0 : threads, split.Tasks);
         var claims = new List<(int Task, int Start, int End)>();
         // The pool's serial fallback: task 0 runs to the end (stealing what the others have not claimed), then 1, …
@@ -60,10 +60,11 @@ public unsafe class StreamingSplitTests
         for (int repeat = 0; repeat < 20; repeat++)
         {
             int[] claimed = new int[units];
-            StreamingSplit.Slot* slots = (StreamingSplit.Slot*)NativeMemory.AlignedAlloc((nuint)(threads * sizeof(StreamingSplit.Slot)), 64);
+            // Deliberately misaligned: the split aligns its lines itself.
+            byte* raw = (byte*)NativeMemory.Alloc((nuint)StreamingSplit.BoardBytes(threads) + 8), board = raw + 8;
             try
             {
-                var split = new StreamingSplit(units, unitBytes, slots, threads);
+                var split = new StreamingSplit(units, unitBytes, board, threads);
                 using var start = new Barrier(threads);
                 Thread[] workers = Enumerable.Range(0, threads).Select(task => new Thread(() =>
                 {
@@ -87,7 +88,7 @@ public unsafe class StreamingSplitTests
             }
             finally
             {
-                NativeMemory.AlignedFree(slots);
+                NativeMemory.Free(raw);
             }
             Assert.All(claimed, count => Assert.Equal(1, count));
         }
@@ -97,8 +98,8 @@ public unsafe class StreamingSplitTests
     public void AThreadThatArrivesLateFindsItsRangeTakenOver()
     {
         const int Units = 4096, Threads = 2;
-        StreamingSplit.Slot* slots = stackalloc StreamingSplit.Slot[Threads];
-        var split = new StreamingSplit(Units, SixtyFourUnitChunks, slots, Threads);
+        byte* board = stackalloc byte[StreamingSplit.BoardBytes(Threads)];
+        var split = new StreamingSplit(Units, SixtyFourUnitChunks, board, Threads);
         int[] byTask = new int[Threads];
         using var firstDone = new ManualResetEventSlim();
         var args = new LateArgs { Split = split, ByTask = byTask, FirstDone = firstDone };
@@ -120,10 +121,10 @@ public unsafe class StreamingSplitTests
     [Fact]
     public void SplitsRejectBadArguments()
     {
-        StreamingSplit.Slot* slots = stackalloc StreamingSplit.Slot[1];
-        Assert.Throws<ArgumentOutOfRangeException>(() => new StreamingSplit(-1, 4, slots, 1));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new StreamingSplit(8, 0, slots, 1));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new StreamingSplit(8, 4, slots, 0));
+        byte* board = stackalloc byte[StreamingSplit.BoardBytes(1)];
+        Assert.Throws<ArgumentOutOfRangeException>(() => new StreamingSplit(-1, 4, board, 1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new StreamingSplit(8, 0, board, 1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new StreamingSplit(8, 4, board, 0));
     }
 
     private sealed class LateArgs

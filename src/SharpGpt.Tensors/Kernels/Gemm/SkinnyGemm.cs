@@ -40,8 +40,8 @@ internal static unsafe class SkinnyGemm
         };
         // Each thread streams a long contiguous range of W's 4-row blocks (see StreamingSplit).
         int threads = WorkerPool.Shared.ThreadCount;
-        StreamingSplit.Slot* slots = stackalloc StreamingSplit.Slot[threads];
-        args.Split = new StreamingSplit((n + 3) / 4, 4L * k * sizeof(float), slots, threads);
+        byte* board = stackalloc byte[StreamingSplit.BoardBytes(threads)];
+        args.Split = new StreamingSplit((n + 3) / 4, 4L * k * sizeof(float), board, threads);
         WorkerPool.Shared.Run(args.Split.Tasks, &Task, &args);
     }
 

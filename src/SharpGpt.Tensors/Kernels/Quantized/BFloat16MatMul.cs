@@ -40,13 +40,13 @@ internal static unsafe class BFloat16MatMul
             throw new PlatformNotSupportedException($"{width} is not hardware-accelerated here.");
         }
         int threads = WorkerPool.Shared.ThreadCount;
-        StreamingSplit.Slot* slots = stackalloc StreamingSplit.Slot[threads];
+        byte* board = stackalloc byte[StreamingSplit.BoardBytes(threads)];
         var args = new Args
         {
             Output = output, Input = input, Bias = bias, Rows = rows,
             Weights = new QuantizedRows(weights), N = weights.Rows,
             Width = width,
-            Split = new StreamingSplit(weights.Rows, (long)weights.Groups * weights.BytesPerGroup, slots, threads),
+            Split = new StreamingSplit(weights.Rows, (long)weights.Groups * weights.BytesPerGroup, board, threads),
         };
         WorkerPool.Shared.Run(args.Split.Tasks, &Task, &args);
     }

@@ -79,8 +79,8 @@ public static unsafe class QuantizedMatMul
         };
         // Each thread streams a long contiguous range of 4-row blocks (see StreamingSplit).
         int threads = WorkerPool.Shared.ThreadCount;
-        StreamingSplit.Slot* slots = stackalloc StreamingSplit.Slot[threads];
-        args.Split = new StreamingSplit((weights.Rows + 3) / 4, 4L * groups * weights.BytesPerGroup, slots, threads);
+        byte* board = stackalloc byte[StreamingSplit.BoardBytes(threads)];
+        args.Split = new StreamingSplit((weights.Rows + 3) / 4, 4L * groups * weights.BytesPerGroup, board, threads);
         WorkerPool.Shared.Run(args.Split.Tasks, &Task, &args);
     }
 
