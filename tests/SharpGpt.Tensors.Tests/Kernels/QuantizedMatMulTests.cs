@@ -34,8 +34,48 @@ public unsafe class QuantizedMatMulTests
     {
         QuantizedPath.Vnni => System.Runtime.Intrinsics.X86.AvxVnni.IsSupported,
         QuantizedPath.Avx512 => System.Runtime.Intrinsics.X86.Avx512BW.IsSupported,
+        QuantizedPath.Avx2 => System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported,
         _ => true,
     });
+
+    [Fact]
+    public void TheDefaultPathIsOneThisMachineRuns()
+    {
+        foreach (QuantizationKind kind in new[] { QuantizationKind.Int8, QuantizationKind.Int4 })
+        {
+            Assert.Contains(QuantizedMatMul.DefaultPath(kind), SupportedPaths());
+        }
+    }
+
+    /// <summary>
+    /// The AVX2 fallback sums each group's byte products in two instructions where VNNI uses one, on the same
+    /// integers in the same order: it must give the VNNI path's bits, in 4-row blocks and in single rows.
+    /// </summary>
+    [Theory]
+    [InlineData(QuantizationKind.Int8, 1, 768)]
+    [InlineData(QuantizationKind.Int8, 3, 100)]
+    [InlineData(QuantizationKind.Int4, 1, 3072)]
+    [InlineData(QuantizationKind.Int4, 5, 257)]
+    public void TheAvx2PathGivesTheVnniPathsBits(QuantizationKind kind, int rows, int k)
+    {
+        if (!SupportedPaths().Contains(QuantizedPath.Vnni) || !SupportedPaths().Contains(QuantizedPath.Avx2))
+        {
+            return; // Needs a processor with both (Alder Lake, Zen 5); the twin test above covers each alone.
+        }
+        const int N = 43; // ten 4-row blocks and a tail of three single rows
+        Rng rng = new((ulong)(k + rows));
+        // Each group's largest input and int8 weight quantize to ±127: pair sums reach 2·127·127 = 32,258, close to
+        // the int16 limit of vpmaddubsw.
+        float[] x = TestArrays.Uniform(rng, rows * k), w = TestArrays.Uniform(rng, N * k);
+        float[] vnni = new float[rows * N], avx2 = new float[rows * N];
+        fixed (float* pw = w, px = x, pv = vnni, pa = avx2)
+        {
+            using QuantizedMatrix q = QuantizedMatrix.Quantize(pw, N, k, kind);
+            QuantizedMatMul.Forward(pv, px, q, null, rows, QuantizedPath.Vnni);
+            QuantizedMatMul.Forward(pa, px, q, null, rows, QuantizedPath.Avx2);
+        }
+        Assert.Equal(vnni, avx2);
+    }
 
     public static TheoryData<int, int, int, QuantizationKind> Shapes()
     {

@@ -14,6 +14,12 @@ public enum QuantizedPath
     Vnni,
     /// <summary>AVX-512BW vpmaddubsw + vpmaddwd on 512-bit vectors, two int8 or four int4 groups per step (<see cref="WideQuantizedDot"/>).</summary>
     Avx512,
+    /// <summary>
+    /// AVX2 vpmaddubsw + vpmaddwd on 256-bit vectors, one group per step: the same integers as <see cref="Vnni"/> in
+    /// two instructions instead of one, for AVX2 processors without AVX-VNNI or AVX-512BW (Haswell to Comet Lake,
+    /// Zen 1–3).
+    /// </summary>
+    Avx2,
     /// <summary>Integer dot products in portable scalar code.</summary>
     Scalar,
 }
@@ -50,9 +56,16 @@ public static unsafe class QuantizedMatMul
         bool int4 = weights.Kind == QuantizationKind.Int4;
         QuantizedPath chosen = path != QuantizedPath.Auto ? path : DefaultPath(weights.Kind);
         // Checked here: an instruction-set fault inside a worker task would end the process.
-        if ((chosen == QuantizedPath.Vnni && !AvxVnni.IsSupported) || (chosen == QuantizedPath.Avx512 && !WideQuantizedDot.IsSupported))
+        (bool supported, string instructions) = chosen switch
         {
-            throw new PlatformNotSupportedException($"The {chosen} quantized path needs {(chosen == QuantizedPath.Vnni ? "AVX-VNNI" : "AVX-512BW")}, which this processor lacks.");
+            QuantizedPath.Vnni => (AvxVnni.IsSupported, "AVX-VNNI"),
+            QuantizedPath.Avx512 => (WideQuantizedDot.IsSupported, "AVX-512BW"),
+            QuantizedPath.Avx2 => (Avx2.IsSupported && Fma.IsSupported, "AVX2 and FMA"),
+            _ => (true, ""),
+        };
+        if (!supported)
+        {
+            throw new PlatformNotSupportedException($"The {chosen} quantized path needs {instructions}, which this processor lacks.");
         }
         int units = chosen == QuantizedPath.Avx512 ? WideQuantizedDot.Units(groups, int4) : 0;
         // Quantized activations: per row, groups × 32 signed bytes, then per row groups scales, then per row the
@@ -144,6 +157,7 @@ public static unsafe class QuantizedMatMul
         QuantizationKind.Int4 when WideQuantizedDot.IsSupported => QuantizedPath.Avx512,
         _ when AvxVnni.IsSupported => QuantizedPath.Vnni,
         _ when WideQuantizedDot.IsSupported => QuantizedPath.Avx512,
+        _ when Avx2.IsSupported && Fma.IsSupported => QuantizedPath.Avx2,
         _ => QuantizedPath.Scalar,
     };
 
@@ -221,26 +235,31 @@ public static unsafe class QuantizedMatMul
                         }
                     }
                 }
-                bool vnni = args.Path == QuantizedPath.Vnni;
-                if (vnni)
+                // VNNI and AVX2 give the same integers; they differ only in how a group's byte products are summed.
+                bool bytePairs = args.Path is QuantizedPath.Vnni or QuantizedPath.Avx2;
+                for (; bytePairs && j + 4 <= j1; j += 4)
                 {
-                    for (; j + 4 <= j1; j += 4)
+                    byte* data = weights.Data + j * rowBytes;
+                    float* scales = weights.Scales + (long)j * groups;
+                    switch (weights.Int4, args.Path == QuantizedPath.Vnni)
                     {
-                        byte* data = weights.Data + j * rowBytes;
-                        float* scales = weights.Scales + (long)j * groups;
-                        if (weights.Int4)
-                        {
-                            Dot4<Int4Groups>(data, rowBytes, x, sx, scales, groups, y + j);
-                        }
-                        else
-                        {
-                            Dot4<Int8Groups>(data, rowBytes, x, sx, scales, groups, y + j);
-                        }
+                        case (true, true):
+                            Dot4<Int4Groups, VnniProducts>(data, rowBytes, x, sx, scales, groups, y + j);
+                            break;
+                        case (false, true):
+                            Dot4<Int8Groups, VnniProducts>(data, rowBytes, x, sx, scales, groups, y + j);
+                            break;
+                        case (true, false):
+                            Dot4<Int4Groups, Avx2Products>(data, rowBytes, x, sx, scales, groups, y + j);
+                            break;
+                        case (false, false):
+                            Dot4<Int8Groups, Avx2Products>(data, rowBytes, x, sx, scales, groups, y + j);
+                            break;
                     }
                 }
                 for (; j < j1; j++)
                 {
-                    y[j] = vnni ? GroupDot(weights, j, 0, x, sx) : DotScalar(weights, j, x, sx);
+                    y[j] = bytePairs ? GroupDot(weights, j, 0, x, sx) : DotScalar(weights, j, x, sx);
                 }
                 if (args.Bias != null)
                 {
@@ -258,11 +277,13 @@ public static unsafe class QuantizedMatMul
     /// one activation row: four independent accumulator chains, and the activation group loaded, and its sign
     /// split off, once for all four rows. Not inlined, so that the JIT keeps every value in a register (inlined
     /// into the task loop, it spilled the accumulators to the stack and ran 4× slower); generic over the storage
-    /// so that the JIT specialises the group load. Same arithmetic per element as <see cref="GroupDot"/>.
+    /// and the byte-product instructions so that the JIT specialises both. Same arithmetic per element as
+    /// <see cref="GroupDot"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void Dot4<TGroups>(byte* w0, long rowBytes, byte* x, float* sx, float* s0, int groups, float* y)
+    private static void Dot4<TGroups, TProducts>(byte* w0, long rowBytes, byte* x, float* sx, float* s0, int groups, float* y)
         where TGroups : struct, IWeightGroups
+        where TProducts : struct, IBytePairProducts
     {
         byte* w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
         float* s1 = s0 + groups, s2 = s1 + groups, s3 = s2 + groups;
@@ -285,10 +306,10 @@ public static unsafe class QuantizedMatMul
             Vector256<byte> magnitude = Avx2.Abs(xq);
             float scale = sx[g];
             int offset = g * TGroups.BytesPerGroup;
-            Vector256<int> d0 = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, magnitude, Avx2.Sign(TGroups.Load(w0 + offset), xq));
-            Vector256<int> d1 = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, magnitude, Avx2.Sign(TGroups.Load(w1 + offset), xq));
-            Vector256<int> d2 = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, magnitude, Avx2.Sign(TGroups.Load(w2 + offset), xq));
-            Vector256<int> d3 = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, magnitude, Avx2.Sign(TGroups.Load(w3 + offset), xq));
+            Vector256<int> d0 = TProducts.Sum4(magnitude, Avx2.Sign(TGroups.Load(w0 + offset), xq));
+            Vector256<int> d1 = TProducts.Sum4(magnitude, Avx2.Sign(TGroups.Load(w1 + offset), xq));
+            Vector256<int> d2 = TProducts.Sum4(magnitude, Avx2.Sign(TGroups.Load(w2 + offset), xq));
+            Vector256<int> d3 = TProducts.Sum4(magnitude, Avx2.Sign(TGroups.Load(w3 + offset), xq));
             a0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(d0), Vector256.Create(scale * s0[g]), a0);
             a1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(d1), Vector256.Create(scale * s1[g]), a1);
             a2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(d2), Vector256.Create(scale * s2[g]), a2);
@@ -298,6 +319,32 @@ public static unsafe class QuantizedMatMul
         y[1] = Vector256.Sum(a1);
         y[2] = Vector256.Sum(a2);
         y[3] = Vector256.Sum(a3);
+    }
+
+    /// <summary>
+    /// Unsigned × signed byte products summed in fours into 8 int32 lanes; the JIT specialises <see cref="Dot4"/>
+    /// for each. Magnitudes are ≤ 127 and weights within ±127, so a pair of products (≤ 32,258) never saturates
+    /// vpmaddubsw's int16 and both give the same integers.
+    /// </summary>
+    private interface IBytePairProducts
+    {
+        static abstract Vector256<int> Sum4(Vector256<byte> magnitude, Vector256<sbyte> signedWeights);
+    }
+
+    /// <summary>vpdpbusd: one instruction.</summary>
+    private struct VnniProducts : IBytePairProducts
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Sum4(Vector256<byte> magnitude, Vector256<sbyte> signedWeights) =>
+            AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, magnitude, signedWeights);
+    }
+
+    /// <summary>vpmaddubsw (pairs into int16) then vpmaddwd against ones (pairs of those into int32).</summary>
+    private struct Avx2Products : IBytePairProducts
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Sum4(Vector256<byte> magnitude, Vector256<sbyte> signedWeights) =>
+            Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(magnitude, signedWeights), Vector256<short>.One);
     }
 
     /// <summary>How one group of 32 weights is stored; the JIT specialises <see cref="Dot4"/> for each.</summary>
@@ -340,7 +387,7 @@ public static unsafe class QuantizedMatMul
             Vector256<sbyte> xq = Vector256.Load((sbyte*)x + (long)g * QuantizedMatrix.GroupSize);
             byte* group = w.Group(row, g);
             Vector256<sbyte> wq = Avx2.Sign(w.Int4 ? QuantizedRows.Unpack4(group) : Vector256.Load((sbyte*)group), xq);
-            Vector256<int> sums = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.Abs(xq), wq), Vector256<short>.One);
+            Vector256<int> sums = Avx2Products.Sum4(Avx2.Abs(xq), wq);
             accumulator = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(sums), Vector256.Create(sx[g] * sw[g]), accumulator);
         }
         return Vector256.Sum(accumulator);
