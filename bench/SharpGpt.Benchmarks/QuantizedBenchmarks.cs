@@ -8,7 +8,8 @@ namespace SharpGpt.Benchmarks;
 
 /// <summary>
 /// Decode-shaped matrix-vector products (one row through a 768 → 3072 layer, in cache): fp32, and int8 and int4
-/// weights through each integer path (256-bit VNNI, 512-bit AVX-512BW), and bf16 weights.
+/// weights through each integer path (256-bit VNNI, 512-bit AVX-512BW, the 256-bit AVX2 fallback, and the scalar
+/// loop that processors without AVX2 run), and bf16 weights.
 /// </summary>
 public unsafe class QuantizedBenchmarks
 {
@@ -31,7 +32,7 @@ public unsafe class QuantizedBenchmarks
         {
             float[] expected = new float[N];
             ReferenceQuantizedMatMul.Forward(expected, _x.Span, q, default, 1);
-            foreach (QuantizedPath path in new[] { QuantizedPath.Vnni, QuantizedPath.Avx512 })
+            foreach (QuantizedPath path in new[] { QuantizedPath.Vnni, QuantizedPath.Avx512, QuantizedPath.Avx2, QuantizedPath.Scalar })
             {
                 QuantizedMatMul.Forward(_y.Pointer, _x.Pointer, q, null, 1, path);
                 Verify.Close(expected, _y.Span, 1e-5, $"{q.Kind} {path} matvec");
@@ -53,6 +54,15 @@ public unsafe class QuantizedBenchmarks
 
     [Benchmark]
     public void Int4Avx512() => QuantizedMatMul.Forward(_y.Pointer, _x.Pointer, _int4, null, 1, QuantizedPath.Avx512);
+
+    [Benchmark]
+    public void Int8Avx2() => QuantizedMatMul.Forward(_y.Pointer, _x.Pointer, _int8, null, 1, QuantizedPath.Avx2);
+
+    [Benchmark]
+    public void Int4Avx2() => QuantizedMatMul.Forward(_y.Pointer, _x.Pointer, _int4, null, 1, QuantizedPath.Avx2);
+
+    [Benchmark]
+    public void Int8Scalar() => QuantizedMatMul.Forward(_y.Pointer, _x.Pointer, _int8, null, 1, QuantizedPath.Scalar);
 
     [Benchmark]
     public void BFloat16() => QuantizedMatMul.Forward(_y.Pointer, _x.Pointer, _bf16, null, 1);
