@@ -34,10 +34,19 @@ dotnet test SharpGpt.slnx -c Release --no-build --nologo \
   --logger "trx" --logger "console;verbosity=minimal" --results-directory "$results"
 status=$?
 
+# The kernel and model tests once more with AVX-512 and AVX-VNNI switched off in the runtime, as on an AVX2
+# processor (Haswell to Comet Lake, Zen 1-3): the Vector256 GEMM micro-kernel, the AVX2 quantized path and every
+# other fallback then run end to end, not only where a test forces them.
+echo "== kernel and model tests as on an AVX2 processor"
+for project in tests/SharpGpt.Tensors.Tests tests/SharpGpt.Model.Tests; do
+  DOTNET_EnableAVX512=0 DOTNET_EnableAVXVNNI=0 dotnet test "$project" -c Release --no-build --nologo \
+    --logger "trx" --logger "console;verbosity=minimal" --results-directory "$results/avx2" || status=1
+done
+
 # Sum the counters of every project's TRX report.
 passed=0
 failed=0
-for trx in "$results"/*.trx; do
+for trx in "$results"/*.trx "$results"/avx2/*.trx; do
   [ -f "$trx" ] || continue
   counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
   p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters")
